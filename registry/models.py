@@ -1,0 +1,157 @@
+"""The catalogue's tables. Alembic migrations in `switchboard/migrations` create them."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from sqlalchemy import JSON, Column, DateTime, LargeBinary, String, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _timestamp() -> Any:
+    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+
+
+def _json(*, nullable: bool = False) -> Any:
+    return Field(default=None, sa_column=Column(JSON, nullable=nullable))
+
+
+class ReviewStatus(enum.StrEnum):
+    pending = "pending"
+    approved = "approved"
+    rejected = "rejected"
+    quarantined = "quarantined"
+
+
+class ServerKind(enum.StrEnum):
+    mcp = "mcp"
+    openapi = "openapi"
+
+
+class Team(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    created_at: datetime = _timestamp()
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(sa_column=Column(String(128), unique=True, nullable=False))
+    display_name: str | None = Field(default=None, max_length=200)
+    created_at: datetime = _timestamp()
+
+
+class Membership(SQLModel, table=True):
+    team_id: int = Field(foreign_key="team.id", primary_key=True, ondelete="CASCADE")
+    user_id: int = Field(foreign_key="user.id", primary_key=True, ondelete="CASCADE")
+
+
+class Server(SQLModel, table=True):
+    """A tool server across its versions; `slug` prefixes its tools on the MCP endpoint."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(sa_column=Column(String(200), unique=True, nullable=False))
+    slug: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    kind: ServerKind = Field(sa_type=String(16))
+    owner_team_id: int = Field(foreign_key="team.id", index=True)
+    live_version_id: int | None = Field(default=None, index=True)
+    """The version callers get: the one approved most recently (no FK: versions point here)."""
+    created_at: datetime = _timestamp()
+
+
+class ServerVersion(SQLModel, table=True):
+    __tablename__ = "server_version"
+    __table_args__ = (UniqueConstraint("server_id", "version"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    server_id: int = Field(foreign_key="server.id", index=True, ondelete="CASCADE")
+    version: str = Field(max_length=255)
+    description: str = Field(default="", max_length=2000)
+    status: ReviewStatus = Field(default=ReviewStatus.pending, sa_type=String(16), index=True)
+    document: dict[str, Any] = _json()
+    """The manifest or OpenAPI document exactly as published."""
+    policy: dict[str, Any] = _json()
+    tools_digest: str | None = Field(default=None, max_length=80)
+    published_by_id: int = Field(foreign_key="user.id")
+    published_at: datetime = _timestamp()
+    reviewed_by_id: int | None = Field(default=None, foreign_key="user.id")
+    reviewed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    review_reason: str | None = Field(default=None, max_length=2000)
+
+
+class Tool(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("version_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    version_id: int = Field(foreign_key="server_version.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=128)
+    definition: dict[str, Any] = _json()
+    """The tool as MCP lists it (name, title, description, schemas, annotations)."""
+    scopes: list[str] = _json()
+    binding: dict[str, Any] | None = _json(nullable=True)
+
+
+class ReviewEvent(SQLModel, table=True):
+    """Append-only history of every review decision, for the audit trail and the web page."""
+
+    __tablename__ = "review_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    version_id: int = Field(foreign_key="server_version.id", index=True, ondelete="CASCADE")
+    from_status: ReviewStatus | None = Field(default=None, sa_type=String(16))
+    to_status: ReviewStatus = Field(sa_type=String(16))
+    actor_id: int = Field(foreign_key="user.id")
+    reason: str | None = Field(default=None, max_length=2000)
+    at: datetime = _timestamp()
+
+
+class Grant(SQLModel, table=True):
+    """A team may use a server's tools that need at most `scopes` (`*`: every tool)."""
+
+    __table_args__ = (UniqueConstraint("team_id", "server_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: int = Field(foreign_key="team.id", index=True, ondelete="CASCADE")
+    server_id: int = Field(foreign_key="server.id", index=True, ondelete="CASCADE")
+    scopes: list[str] = _json()
+    granted_by_id: int = Field(foreign_key="user.id")
+    granted_at: datetime = _timestamp()
+
+
+class Secret(SQLModel, table=True):
+    """A server's credential, AES-GCM encrypted with the key in `SWITCHBOARD_SECRET_KEY_FILE`."""
+
+    __table_args__ = (UniqueConstraint("server_id", "name"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    server_id: int = Field(foreign_key="server.id", index=True, ondelete="CASCADE")
+    name: str = Field(max_length=128)
+    ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    updated_by_id: int = Field(foreign_key="user.id")
+    updated_at: datetime = _timestamp()
+
+
+class CatalogRevision(SQLModel, table=True):
+    """One row counting changes to what callers can see, so every replica knows when to reload."""
+
+    __tablename__ = "catalog_revision"
+
+    id: int = Field(default=1, primary_key=True)
+    revision: int = Field(default=0)
+
+
+class _HasId(Protocol):
+    id: int | None
+
+
+def pk(row: _HasId) -> int:
+    """The primary key of a row the session has flushed."""
+    if row.id is None:
+        raise RuntimeError(f"{type(row).__name__} has no id yet; flush the session first")
+    return row.id

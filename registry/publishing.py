@@ -1,0 +1,218 @@
+"""Publishing a new server version: from a manifest or from an OpenAPI document."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import ValidationError
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from registry.errors import ConflictError, InvalidDocumentError, RegistryError
+from registry.manifest import NAME_PATTERN, ParsedManifest
+from registry.models import (
+    ReviewEvent,
+    ReviewStatus,
+    Server,
+    ServerKind,
+    ServerVersion,
+    Team,
+    Tool,
+    User,
+    pk,
+)
+from registry.pointers import problems_from_validation
+from registry.policy import Policy
+from registry.tooldefs import ToolDefinition, definitions_digest
+
+SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+
+
+def derive_slug(name: str) -> str:
+    """`com.example/Weather.API` -> `weather-api`: the short prefix of a server's tool names."""
+    tail = name.rsplit("/", 1)[-1].lower()
+    return re.sub(r"[^a-z0-9_-]+", "-", tail).strip("-_")[:32] or "server"
+
+
+async def publish_manifest(
+    session: AsyncSession,
+    parsed: ParsedManifest,
+    *,
+    team: Team,
+    actor: User,
+    slug: str | None = None,
+) -> ServerVersion:
+    """Record what the manifest declares as a new `pending` version; tools come at discovery."""
+    manifest = parsed.manifest
+    return await _publish(
+        session,
+        name=manifest.name,
+        kind=ServerKind.mcp,
+        version=manifest.version,
+        description=manifest.description,
+        document=parsed.document,
+        policy=parsed.policy.model_copy(update={"secrets": parsed.secret_names}),
+        tools=[],
+        team=team,
+        actor=actor,
+        slug=slug,
+    )
+
+
+async def publish_openapi(
+    session: AsyncSession,
+    *,
+    name: str,
+    version: str,
+    description: str,
+    document: dict[str, Any],
+    policy: Policy,
+    tools: list[ToolDefinition],
+    team: Team,
+    actor: User,
+    slug: str | None = None,
+) -> ServerVersion:
+    return await _publish(
+        session,
+        name=name,
+        kind=ServerKind.openapi,
+        version=version,
+        description=description,
+        document=document,
+        policy=policy,
+        tools=tools,
+        team=team,
+        actor=actor,
+        slug=slug,
+    )
+
+
+async def _publish(
+    session: AsyncSession,
+    *,
+    name: str,
+    kind: ServerKind,
+    version: str,
+    description: str,
+    document: dict[str, Any],
+    policy: Policy,
+    tools: list[ToolDefinition],
+    team: Team,
+    actor: User,
+    slug: str | None,
+) -> ServerVersion:
+    server = await _server_for(session, name=name, kind=kind, team=team, slug=slug)
+    existing = await session.exec(
+        select(ServerVersion.id).where(
+            ServerVersion.server_id == pk(server), ServerVersion.version == version
+        )
+    )
+    if existing.first() is not None:
+        raise ConflictError(
+            f"{name} version {version} is already published; versions are immutable, "
+            "publish a new version number instead"
+        )
+    row = ServerVersion(
+        server_id=pk(server),
+        version=version,
+        description=description,
+        document=document,
+        policy=policy.document(),
+        tools_digest=definitions_digest(tools) if tools else None,
+        published_by_id=pk(actor),
+    )
+    session.add(row)
+    await session.flush()
+    session.add_all(
+        Tool(
+            version_id=pk(row),
+            name=tool.name,
+            definition=tool.wire(),
+            scopes=sorted(set(tool.scopes) | set(policy.tool_scopes.get(tool.name, []))),
+            binding=tool.binding,
+        )
+        for tool in tools
+    )
+    session.add(
+        ReviewEvent(
+            version_id=pk(row),
+            to_status=ReviewStatus.pending,
+            actor_id=pk(actor),
+            reason="published",
+        )
+    )
+    await session.flush()
+    return row
+
+
+async def _server_for(
+    session: AsyncSession, *, name: str, kind: ServerKind, team: Team, slug: str | None
+) -> Server:
+    server = (await session.exec(select(Server).where(Server.name == name))).first()
+    if server is not None:
+        if server.kind != kind:
+            raise ConflictError(f"{name} is an existing {server.kind} server, not {kind}")
+        if server.owner_team_id != team.id:
+            owner = await session.get(Team, server.owner_team_id)
+            raise ConflictError(
+                f"{name} is owned by team {owner.name if owner else '?'!r}; "
+                "publish new versions as that team"
+            )
+        if slug is not None and slug != server.slug:
+            raise ConflictError(
+                f"{name} already has the slug {server.slug!r}; a slug never changes"
+            )
+        return server
+
+    slug = slug or derive_slug(name)
+    if not SLUG_PATTERN.match(slug):
+        raise RegistryError(
+            f"slug {slug!r} is invalid: use 1-32 lowercase letters, digits, `-` or `_`"
+        )
+    taken = (await session.exec(select(Server.name).where(Server.slug == slug))).first()
+    if taken is not None:
+        raise ConflictError(f"slug {slug!r} is taken by {taken}; choose another with `--slug`")
+    server = Server(name=name, slug=slug, kind=kind, owner_team_id=pk(team))
+    session.add(server)
+    await session.flush()
+    return server
+
+
+async def import_openapi(
+    session: AsyncSession,
+    data: bytes,
+    *,
+    source: str,
+    name: str,
+    team: Team,
+    actor: User,
+    version: str | None = None,
+    slug: str | None = None,
+) -> ServerVersion:
+    """One tool per operation; the API's hosts become the only egress, its auth schemes secrets."""
+    from registry.openapi import load_openapi, tools_from_openapi
+
+    if not (NAME_PATTERN.match(name) or SLUG_PATTERN.match(name)):
+        raise RegistryError(
+            f"name {name!r} is invalid: use a reverse-DNS name such as `com.example/tasks` "
+            "or a short lowercase name such as `tasks`"
+        )
+    document = load_openapi(data, source)
+    imported = tools_from_openapi(document, source)
+    try:
+        policy = Policy(egress=imported.egress_hosts, secrets=sorted(imported.security_schemes))
+    except ValidationError as exc:
+        raise InvalidDocumentError(source, problems_from_validation(exc, ["servers"])) from exc
+    return await publish_openapi(
+        session,
+        name=name,
+        version=version or imported.version,
+        description=(imported.description or imported.title).strip().splitlines()[0][:2000],
+        document=document,
+        policy=policy,
+        tools=imported.tools,
+        team=team,
+        actor=actor,
+        slug=slug,
+    )

@@ -1,0 +1,49 @@
+"""The ASGI application `switchboard serve` runs: API, health check and guards."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from switchboard.services import Services, open_services
+from switchboard.settings import Settings
+from web.api.routes import api_routes
+from web.guards import LoopbackClientsOnly, allowed_hosts
+
+
+async def healthz(request: Request) -> JSONResponse:
+    """Ready when the database answers; load balancers use this to route around a bad replica."""
+    services: Services = request.app.state.services
+    try:
+        async with services.engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        return JSONResponse({"status": "unavailable", "database": type(exc).__name__}, 503)
+    return JSONResponse({"status": "ok", "database": "ok"})
+
+
+def create_app(settings: Settings) -> Starlette:
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        async with open_services(settings) as services:
+            app.state.services = services
+            yield
+
+    return Starlette(
+        routes=[Route("/healthz", healthz, methods=["GET"]), *api_routes()],
+        middleware=[
+            Middleware(LoopbackClientsOnly),
+            Middleware(
+                TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings.effective_public_url)
+            ),
+        ],
+        lifespan=lifespan,
+    )

@@ -1,0 +1,1 @@
+"""The `switchboard` command line: the same operations as the JSON API, on the local database."""

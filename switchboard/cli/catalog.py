@@ -1,0 +1,146 @@
+"""`publish`, `import-openapi`, `server list|show` and `tools`."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import anyio
+from sqlmodel import col, select
+
+from registry import publishing, review
+from registry.errors import InvalidDocumentError, Problem
+from registry.manifest import read_manifest
+from registry.models import Server, ServerVersion, Team
+from registry.teams import get_team
+from switchboard.cli.context import Command
+from switchboard.cli.output import emit_json, table
+from switchboard.cli.reviewing import print_review
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    publish = commands.add_parser("publish", help="publish a server.json as a new pending version")
+    publish.add_argument("path", type=Path, help="path to a server.json manifest")
+    _owner_options(publish)
+    publish.set_defaults(handler=publish_command)
+
+    openapi = commands.add_parser(
+        "import-openapi", help="turn an OpenAPI 3.0/3.1 document into a server of tools"
+    )
+    openapi.add_argument("spec", type=Path, help="OpenAPI document, JSON or YAML")
+    openapi.add_argument("--name", required=True, help="server name, e.g. com.example/tasks")
+    openapi.add_argument("--version", help="version to record (default: the spec's info.version)")
+    _owner_options(openapi)
+    openapi.set_defaults(handler=import_openapi_command)
+
+    server = commands.add_parser("server", help="browse the catalogue")
+    verbs = server.add_subparsers(dest="verb", required=True)
+    verbs.add_parser("list", help="every server and its versions").set_defaults(
+        handler=list_servers
+    )
+    show = verbs.add_parser("show", help="one version in full: policy, tools, review")
+    show.add_argument("ref", metavar="SERVER[@VERSION]")
+    show.set_defaults(handler=show_server)
+
+
+def _owner_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--team", help="owning team (default: SWITCHBOARD_DEFAULT_TEAM)")
+    parser.add_argument("--slug", help="short tool-name prefix on first publish (default: derived)")
+
+
+async def _read(path: Path) -> bytes:
+    try:
+        return await anyio.Path(path).read_bytes()
+    except OSError as exc:
+        raise InvalidDocumentError(
+            str(path), [Problem("", f"cannot read file: {exc.strerror}")]
+        ) from exc
+
+
+async def publish_command(cmd: Command) -> None:
+    parsed = await anyio.to_thread.run_sync(read_manifest, cmd.args.path)
+    async with cmd.services.transaction() as session:
+        team = await get_team(session, cmd.args.team or cmd.services.settings.default_team)
+        version = await publishing.publish_manifest(
+            session, parsed, team=team, actor=await cmd.actor(session), slug=cmd.args.slug
+        )
+        await _report_published(cmd, parsed.manifest.name, version)
+
+
+async def import_openapi_command(cmd: Command) -> None:
+    data = await _read(cmd.args.spec)
+    async with cmd.services.transaction() as session:
+        team = await get_team(session, cmd.args.team or cmd.services.settings.default_team)
+        version = await publishing.import_openapi(
+            session,
+            data,
+            source=str(cmd.args.spec),
+            name=cmd.args.name,
+            version=cmd.args.version,
+            team=team,
+            actor=await cmd.actor(session),
+            slug=cmd.args.slug,
+        )
+        server = await session.get(Server, version.server_id)
+        await _report_published(cmd, server.name if server else cmd.args.name, version)
+
+
+async def _report_published(cmd: Command, name: str, version: ServerVersion) -> None:
+    if cmd.as_json:
+        async with cmd.services.sessions() as session:
+            emit_json(await review.describe(session, f"{name}@{version.version}"))
+        return
+    print(f"published {name}@{version.version}: {version.status}, awaiting security review")
+    if version.tools_digest:
+        print(f"tools digest {version.tools_digest}")
+    print(f"next: `switchboard review show {name}@{version.version}`")
+
+
+async def list_servers(cmd: Command) -> None:
+    async with cmd.services.sessions() as session:
+        rows = await session.exec(
+            select(Server, ServerVersion, Team)
+            .join(ServerVersion, col(ServerVersion.server_id) == Server.id)
+            .join(Team, col(Team.id) == Server.owner_team_id)
+            .order_by(col(Server.name), col(ServerVersion.id))
+        )
+        listing = [
+            {
+                "server": s.name,
+                "slug": s.slug,
+                "kind": s.kind,
+                "owner": t.name,
+                "version": v.version,
+                "status": v.status,
+                "live": s.live_version_id == v.id,
+            }
+            for s, v, t in rows
+        ]
+    if cmd.as_json:
+        emit_json(listing)
+        return
+    table(
+        ["SERVER", "SLUG", "KIND", "OWNER", "VERSION", "STATUS", "LIVE"],
+        [
+            [
+                r["server"],
+                r["slug"],
+                r["kind"],
+                r["owner"],
+                r["version"],
+                r["status"],
+                "yes" if r["live"] else "",
+            ]
+            for r in listing
+        ],
+        empty="the catalogue is empty; publish with `switchboard publish server.json`",
+    )
+
+
+async def show_server(cmd: Command) -> None:
+    async with cmd.services.sessions() as session:
+        detail = await review.describe(session, cmd.args.ref)
+    if cmd.as_json:
+        emit_json(detail)
+    else:
+        print_review(detail)

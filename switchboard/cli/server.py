@@ -1,0 +1,70 @@
+"""`serve`, `init` and `migrate`: running the service and preparing its data."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+
+import uvicorn
+
+from registry.teams import ensure_team
+from switchboard.cli.context import Command
+from switchboard.settings import Settings
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = commands.add_parser("serve", help="run the web app, API and MCP endpoint")
+    serve.add_argument("--host", help="bind address (default: SWITCHBOARD_HOST)")
+    serve.add_argument("--port", type=int, help="port (default: SWITCHBOARD_PORT)")
+    serve.set_defaults(sync_handler=serve_command)
+    init = commands.add_parser(
+        "init", help="create the data dir, secret key, database schema and default team"
+    )
+    init.set_defaults(handler=init_command)
+    migrate = commands.add_parser("migrate", help="upgrade the database schema to the newest")
+    migrate.set_defaults(handler=migrate_command)
+
+
+def serve_command(settings: Settings, args: argparse.Namespace) -> int:
+    host = args.host or settings.host
+    port = args.port or settings.port
+    if not _is_loopback(host):
+        print(
+            f"error: refusing to bind {host}: Switchboard has no sign-in yet, so it serves "
+            "loopback addresses only (127.0.0.1, ::1, localhost)"
+        )
+        return 2
+    settings = settings.model_copy(update={"host": host, "port": port})
+    from switchboard.app import create_app
+
+    uvicorn.run(
+        create_app(settings),
+        host=host,
+        port=port,
+        log_level=settings.log_level,
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+async def init_command(cmd: Command) -> None:
+    """Idempotent: safe to run on every `make up`; it never touches stored records."""
+    async with cmd.services.transaction() as session:
+        await ensure_team(session, cmd.services.settings.default_team)
+    settings = cmd.services.settings
+    print(f"data dir {settings.data_dir.absolute()} ready; schema up to date")
+    print(f"default team {settings.default_team!r} exists")
+
+
+async def migrate_command(cmd: Command) -> None:
+    print("database schema is up to date")

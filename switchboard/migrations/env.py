@@ -1,0 +1,18 @@
+"""Alembic environment: migrations run on a synchronous connection handed in by `migrate.py`."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import registry.models  # noqa: F401  (registers the catalogue tables)
+
+target_metadata = SQLModel.metadata
+connection = context.config.attributes["connection"]
+context.configure(
+    connection=connection,
+    target_metadata=target_metadata,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()

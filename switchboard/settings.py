@@ -1,0 +1,80 @@
+"""The one settings object. Read once at the edge (CLI, server start) and passed down."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every variable is `SWITCHBOARD_<FIELD>`; the README lists them all."""
+
+    model_config = SettingsConfigDict(env_prefix="SWITCHBOARD_", extra="ignore")
+
+    data_dir: Path = Field(
+        default=Path(".switchboard"),
+        description="Directory for the SQLite database, the secret key and build caches.",
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL. Default: SQLite file `switchboard.db` in the data dir. "
+        "`postgresql://user:pass@host/db` uses PostgreSQL (psycopg 3).",
+    )
+    host: str = Field(default="127.0.0.1", description="Address `switchboard serve` binds.")
+    port: int = Field(default=8080, ge=1, le=65535, description="Port `switchboard serve` binds.")
+    public_url: str | None = Field(
+        default=None,
+        description="URL clients use to reach this service. Default: `http://HOST:PORT`. "
+        "Its host is the only `Host` header the service accepts besides loopback names.",
+    )
+    secret_key_file: Path | None = Field(
+        default=None,
+        description="File holding the key that encrypts stored secrets; created with mode 0600 "
+        "on first start. Default: `secret.key` in the data dir.",
+    )
+    default_team: str = Field(
+        default="default",
+        description="Team that owns what is published without `--team`; created by "
+        "`switchboard init`.",
+    )
+    log_level: str = Field(default="info", description="Log level of the server.")
+
+    @model_validator(mode="after")
+    def _check_public_url(self) -> Settings:
+        if self.public_url is not None:
+            parts = urlsplit(self.public_url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    "SWITCHBOARD_PUBLIC_URL must be an absolute http(s) URL, "
+                    f"got {self.public_url!r}"
+                )
+        return self
+
+    @property
+    def effective_database_url(self) -> str:
+        """The async SQLAlchemy URL, with the driver Switchboard uses for each database."""
+        url = self.database_url or f"sqlite:///{(self.data_dir / 'switchboard.db').absolute()}"
+        return async_driver_url(url)
+
+    @property
+    def effective_public_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def effective_secret_key_file(self) -> Path:
+        return self.secret_key_file or self.data_dir / "secret.key"
+
+
+def async_driver_url(url: str) -> str:
+    """Map plain `sqlite://` / `postgresql://` URLs to the async drivers Switchboard ships."""
+    for plain, driver in (
+        ("sqlite://", "sqlite+aiosqlite://"),
+        ("postgresql://", "postgresql+psycopg://"),
+        ("postgres://", "postgresql+psycopg://"),
+    ):
+        if url.startswith(plain):
+            return driver + url[len(plain) :]
+    return url

@@ -1,0 +1,233 @@
+"""Publishing and browsing: `/servers`, `/openapi-imports`, `/reviews`."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import BaseModel, Field
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+from starlette.requests import Request
+
+from registry import publishing, review
+from registry.lookup import get_server
+from registry.manifest import parse_manifest
+from registry.models import ReviewStatus, Server, ServerVersion, Team
+from registry.review import QueueEntry, VersionReview
+from registry.teams import ensure_user, get_team
+from web.api.deps import actor_name, services
+from web.api.endpoints import Endpoint
+
+
+class VersionSummary(BaseModel):
+    version: str
+    status: ReviewStatus
+    live: bool
+
+
+class ServerSummary(BaseModel):
+    name: str
+    slug: str
+    kind: str
+    owner: str
+    versions: list[VersionSummary]
+
+
+class ManifestBody(BaseModel):
+    """A `server.json` document, validated by the registry (so errors carry JSON pointers)."""
+
+    model_config = {"extra": "allow"}
+
+
+class OpenAPIImportBody(BaseModel):
+    name: str = Field(description="server name, e.g. `com.example/tasks` or `tasks`")
+    document: dict[str, Any] | str = Field(description="the OpenAPI document, as JSON or text")
+    version: str | None = None
+    team: str | None = None
+    slug: str | None = None
+
+
+class Decision(BaseModel):
+    reason: str | None = None
+
+
+async def list_servers(request: Request) -> list[ServerSummary]:
+    async with services(request).sessions() as session:
+        return await _summaries(session)
+
+
+async def _summaries(session: AsyncSession, server_id: int | None = None) -> list[ServerSummary]:
+    query = (
+        select(Server, ServerVersion, Team)
+        .join(ServerVersion, col(ServerVersion.server_id) == Server.id)
+        .join(Team, col(Team.id) == Server.owner_team_id)
+        .order_by(col(Server.name), col(ServerVersion.id))
+    )
+    if server_id is not None:
+        query = query.where(Server.id == server_id)
+    summaries: dict[int | None, ServerSummary] = {}
+    for server, version, team in await session.exec(query):
+        entry = summaries.setdefault(
+            server.id,
+            ServerSummary(
+                name=server.name, slug=server.slug, kind=server.kind, owner=team.name, versions=[]
+            ),
+        )
+        entry.versions.append(
+            VersionSummary(
+                version=version.version,
+                status=version.status,
+                live=server.live_version_id == version.id,
+            )
+        )
+    return list(summaries.values())
+
+
+async def publish_server(
+    request: Request, body: ManifestBody, team: str | None, slug: str | None
+) -> VersionReview:
+    svc = services(request)
+    parsed = parse_manifest(body.model_dump(by_alias=True), "request body")
+    async with svc.transaction() as session:
+        owner = await get_team(session, team or svc.settings.default_team)
+        actor = await ensure_user(session, actor_name(request))
+        version = await publishing.publish_manifest(
+            session, parsed, team=owner, actor=actor, slug=slug
+        )
+        return await review.describe(session, f"{parsed.manifest.name}@{version.version}")
+
+
+async def import_openapi(request: Request, body: OpenAPIImportBody) -> VersionReview:
+    svc = services(request)
+    data = (
+        body.document.encode()
+        if isinstance(body.document, str)
+        else json.dumps(body.document).encode()
+    )
+    async with svc.transaction() as session:
+        owner = await get_team(session, body.team or svc.settings.default_team)
+        actor = await ensure_user(session, actor_name(request))
+        version = await publishing.import_openapi(
+            session,
+            data,
+            source="request body",
+            name=body.name,
+            team=owner,
+            actor=actor,
+            version=body.version,
+            slug=body.slug,
+        )
+        server = await session.get(Server, version.server_id)
+        assert server is not None
+        return await review.describe(session, f"{server.slug}@{version.version}")
+
+
+async def show_server(request: Request, server: str) -> ServerSummary:
+    async with services(request).sessions() as session:
+        row = await get_server(session, server)
+        (summary,) = await _summaries(session, row.id)
+    return summary
+
+
+async def show_version(request: Request, server: str, version: str) -> VersionReview:
+    async with services(request).sessions() as session:
+        return await review.describe(session, f"{server}@{version}")
+
+
+async def review_queue(request: Request) -> list[QueueEntry]:
+    async with services(request).sessions() as session:
+        return await review.review_queue(session)
+
+
+async def approve_version(
+    request: Request, server: str, version: str, body: Decision
+) -> VersionReview:
+    async with services(request).transaction() as session:
+        actor = await ensure_user(session, actor_name(request))
+        return await review.approve(session, f"{server}@{version}", actor=actor, reason=body.reason)
+
+
+async def reject_version(
+    request: Request, server: str, version: str, body: Decision
+) -> VersionReview:
+    async with services(request).transaction() as session:
+        actor = await ensure_user(session, actor_name(request))
+        return await review.reject(
+            session, f"{server}@{version}", actor=actor, reason=body.reason or ""
+        )
+
+
+ENDPOINTS = [
+    Endpoint(
+        "GET",
+        "/servers",
+        list_servers,
+        "List servers and their versions",
+        response=list[ServerSummary],
+        tags=("catalogue",),
+    ),
+    Endpoint(
+        "POST",
+        "/servers",
+        publish_server,
+        "Publish a server.json as a pending version",
+        body=ManifestBody,
+        response=VersionReview,
+        status=201,
+        query=("team", "slug"),
+        tags=("catalogue",),
+    ),
+    Endpoint(
+        "POST",
+        "/openapi-imports",
+        import_openapi,
+        "Turn an OpenAPI document into a pending server of tools",
+        body=OpenAPIImportBody,
+        response=VersionReview,
+        status=201,
+        tags=("catalogue",),
+    ),
+    Endpoint(
+        "GET",
+        "/servers/{server}",
+        show_server,
+        "One server and its versions",
+        response=ServerSummary,
+        tags=("catalogue",),
+    ),
+    Endpoint(
+        "GET",
+        "/servers/{server}/versions/{version}",
+        show_version,
+        "One version: policy, tools, diff against the live version, history",
+        response=VersionReview,
+        tags=("review",),
+    ),
+    Endpoint(
+        "GET",
+        "/reviews",
+        review_queue,
+        "Versions awaiting review",
+        response=list[QueueEntry],
+        tags=("review",),
+    ),
+    Endpoint(
+        "POST",
+        "/servers/{server}/versions/{version}/approve",
+        approve_version,
+        "Approve a version; it becomes live",
+        body=Decision,
+        response=VersionReview,
+        tags=("review",),
+    ),
+    Endpoint(
+        "POST",
+        "/servers/{server}/versions/{version}/reject",
+        reject_version,
+        "Reject a version with a reason",
+        body=Decision,
+        response=VersionReview,
+        tags=("review",),
+    ),
+]

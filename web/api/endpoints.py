@@ -1,0 +1,165 @@
+"""Declaring endpoints once: the route, its request and response models, and its OpenAPI entry."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from registry.errors import InvalidDocumentError, Problem, RegistryError
+from registry.pointers import problems_from_validation
+
+MAX_BODY = 5 * 1024 * 1024
+Handler = Callable[..., Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    response: Any = None
+    body: type[BaseModel] | None = None
+    status: int = 200
+    query: tuple[str, ...] = ()
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def route(self, prefix: str) -> Route:
+        async def endpoint(request: Request) -> Response:
+            try:
+                kwargs: dict[str, Any] = dict(request.path_params)
+                if self.body is not None:
+                    kwargs["body"] = await _parse_body(request, self.body)
+                for name in self.query:
+                    kwargs[name] = request.query_params.get(name)
+                result = await self.handler(request, **kwargs)
+            except RegistryError as exc:
+                return problem_response(exc)
+            if result is None:
+                return Response(status_code=204)
+            payload = TypeAdapter(self.response).dump_python(result, mode="json")
+            return JSONResponse(payload, status_code=self.status)
+
+        return Route(
+            prefix + self.path, endpoint, methods=[self.method], name=self.handler.__name__
+        )
+
+
+async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
+    raw = b""
+    async for chunk in request.stream():
+        raw += chunk
+        if len(raw) > MAX_BODY:
+            raise RequestTooLargeError(f"request body exceeds {MAX_BODY // 1024 // 1024} MiB")
+    try:
+        data = json.loads(raw or b"null")
+    except json.JSONDecodeError as exc:
+        raise InvalidDocumentError(
+            "request body", [Problem("", f"not valid JSON: {exc.msg} at line {exc.lineno}")]
+        ) from exc
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise InvalidDocumentError("request body", problems_from_validation(exc)) from exc
+
+
+class RequestTooLargeError(RegistryError):
+    status_code = 413
+
+
+def problem_response(exc: RegistryError) -> JSONResponse:
+    """RFC 9457 problem details, with per-field problems for invalid documents."""
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": type(exc).__name__.removesuffix("Error"),
+        "status": exc.status_code,
+        "detail": str(exc),
+    }
+    if isinstance(exc, InvalidDocumentError):
+        body["detail"] = f"{exc.source} is not valid"
+        body["errors"] = [{"pointer": p.pointer or "/", "detail": p.message} for p in exc.problems]
+    return JSONResponse(body, status_code=exc.status_code, media_type="application/problem+json")
+
+
+def openapi_document(endpoints: list[Endpoint], prefix: str, version: str) -> dict[str, Any]:
+    components: dict[str, Any] = {"Problem": _PROBLEM}
+    paths: dict[str, dict[str, Any]] = {}
+
+    def schema_of(annotation: Any) -> dict[str, Any]:
+        schema = TypeAdapter(annotation).json_schema(
+            ref_template="#/components/schemas/{model}", mode="serialization"
+        )
+        components.update(schema.pop("$defs", {}))
+        return schema
+
+    for ep in endpoints:
+        operation: dict[str, Any] = {
+            "operationId": ep.handler.__name__,
+            "summary": ep.summary,
+            "tags": list(ep.tags),
+            "responses": {
+                "default": {
+                    "description": "a problem (RFC 9457)",
+                    "content": {
+                        "application/problem+json": {
+                            "schema": {"$ref": "#/components/schemas/Problem"}
+                        }
+                    },
+                }
+            },
+        }
+        params = [
+            {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+            for name in _path_params(ep.path)
+        ] + [{"name": q, "in": "query", "schema": {"type": "string"}} for q in ep.query]
+        if params:
+            operation["parameters"] = params
+        if ep.body is not None:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {"application/json": {"schema": schema_of(ep.body)}},
+            }
+        if ep.response is None:
+            operation["responses"]["204"] = {"description": "done"}
+        else:
+            operation["responses"][str(ep.status)] = {
+                "description": "success",
+                "content": {"application/json": {"schema": schema_of(ep.response)}},
+            }
+        paths.setdefault(prefix + ep.path, {})[ep.method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Switchboard API", "version": version},
+        "paths": paths,
+        "components": {"schemas": components},
+    }
+
+
+def _path_params(path: str) -> list[str]:
+    return [part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{")]
+
+
+_PROBLEM = {
+    "type": "object",
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"pointer": {"type": "string"}, "detail": {"type": "string"}},
+            },
+        },
+    },
+    "required": ["title", "status", "detail"],
+}
