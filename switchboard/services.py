@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry.secretbox import SecretBox, load_or_create_key
+from registry.teams import ensure_team
 from registry.visibility import CatalogCache
 from switchboard import migrate
 from switchboard.db import Sessions, create_engine, session_factory, transaction
@@ -31,19 +32,23 @@ class Services:
 
 @asynccontextmanager
 async def open_services(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Services]:
-    """Create the data dir and key, migrate the database, and dispose of the engine at the end."""
+    """Create the data dir, key, schema and default team; dispose of the engine at the end."""
     await anyio.Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     key = await anyio.to_thread.run_sync(load_or_create_key, settings.effective_secret_key_file)
     engine = create_engine(settings.effective_database_url)
     try:
         if upgrade:
             await migrate.upgrade(engine)
-        yield Services(
+        services = Services(
             settings=settings,
             engine=engine,
             sessions=session_factory(engine),
             secrets=SecretBox(key),
             catalog=CatalogCache(),
         )
+        if upgrade:
+            async with services.transaction() as session:
+                await ensure_team(session, settings.default_team)
+        yield services
     finally:
         await engine.dispose()

@@ -7,7 +7,6 @@ import ipaddress
 
 import uvicorn
 
-from registry.teams import ensure_team
 from switchboard.cli.context import Command
 from switchboard.settings import Settings
 
@@ -59,8 +58,6 @@ def _is_loopback(host: str) -> bool:
 
 async def init_command(cmd: Command) -> None:
     """Idempotent: safe to run on every `make up`; it never touches stored records."""
-    async with cmd.services.transaction() as session:
-        await ensure_team(session, cmd.services.settings.default_team)
     settings = cmd.services.settings
     print(f"data dir {settings.data_dir.absolute()} ready; schema up to date")
     print(f"default team {settings.default_team!r} exists")

@@ -97,6 +97,9 @@ def openapi_document(endpoints: list[Endpoint], prefix: str, version: str) -> di
             ref_template="#/components/schemas/{model}", mode="serialization"
         )
         components.update(schema.pop("$defs", {}))
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            components[annotation.__name__] = schema
+            return {"$ref": f"#/components/schemas/{annotation.__name__}"}
         return schema
 
     for ep in endpoints:

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+import pytest
+
+from registry import publishing
+from registry.errors import ConflictError, InvalidDocumentError, RegistryError
+from registry.lookup import get_version
+from registry.manifest import ParsedManifest, parse_manifest
+from registry.models import ReviewStatus, Team, User
+from registry.teams import create_team
+from switchboard.services import Services
+from tests.integration.registry.conftest import count_rows
+
+
+async def test_publish_records_a_pending_version(
+    services: Services, people: tuple[Team, User], time_manifest: ParsedManifest
+) -> None:
+    team, alice = people
+    async with services.transaction() as session:
+        version = await publishing.publish_manifest(session, time_manifest, team=team, actor=alice)
+    async with services.sessions() as session:
+        server, stored = await get_version(session, "time@2025.9.25")
+    assert server.slug == "time"
+    assert server.owner_team_id == team.id
+    assert stored.id == version.id
+    assert stored.status is ReviewStatus.pending or stored.status == "pending"
+    assert stored.document == time_manifest.document
+    assert stored.policy["memoryMb"] == 128
+    assert stored.tools_digest is None  # discovered when the sandbox first lists its tools
+
+
+async def test_duplicate_version_is_a_conflict_and_changes_nothing(
+    services: Services, people: tuple[Team, User], time_manifest: ParsedManifest
+) -> None:
+    team, alice = people
+    async with services.transaction() as session:
+        await publishing.publish_manifest(session, time_manifest, team=team, actor=alice)
+    before = await count_rows(services)
+    with pytest.raises(ConflictError, match="already published"):
+        async with services.transaction() as session:
+            await publishing.publish_manifest(session, time_manifest, team=team, actor=alice)
+    assert await count_rows(services) == before
+
+
+async def test_another_team_cannot_publish_over_an_owned_server(
+    services: Services, people: tuple[Team, User], time_manifest: ParsedManifest
+) -> None:
+    team, alice = people
+    async with services.transaction() as session:
+        await publishing.publish_manifest(session, time_manifest, team=team, actor=alice)
+        other = await create_team(session, "intruders")
+    document = {**time_manifest.document, "version": "9.9.9"}
+    before = await count_rows(services)
+    with pytest.raises(ConflictError, match="owned by team 'platform'"):
+        async with services.transaction() as session:
+            await publishing.publish_manifest(
+                session, parse_manifest(document, "x"), team=other, actor=alice
+            )
+    assert await count_rows(services) == before
+
+
+async def test_slug_collision_asks_for_another_slug(
+    services: Services, people: tuple[Team, User], time_manifest: ParsedManifest
+) -> None:
+    team, alice = people
+    clash = {**time_manifest.document, "name": "com.example/time"}
+    async with services.transaction() as session:
+        await publishing.publish_manifest(session, time_manifest, team=team, actor=alice)
+    with pytest.raises(ConflictError, match="--slug"):
+        async with services.transaction() as session:
+            await publishing.publish_manifest(
+                session, parse_manifest(clash, "x"), team=team, actor=alice
+            )
+    async with services.transaction() as session:
+        await publishing.publish_manifest(
+            session, parse_manifest(clash, "x"), team=team, actor=alice, slug="example-time"
+        )
+    with pytest.raises(RegistryError, match="slug 'Bad Slug' is invalid"):
+        async with services.transaction() as session:
+            await publishing.publish_manifest(
+                session,
+                parse_manifest({**clash, "name": "com.example/t2"}, "x"),
+                team=team,
+                actor=alice,
+                slug="Bad Slug",
+            )
+
+
+async def test_invalid_openapi_changes_nothing(
+    services: Services, people: tuple[Team, User]
+) -> None:
+    team, alice = people
+    before = await count_rows(services)
+    with pytest.raises(InvalidDocumentError) as caught:
+        async with services.transaction() as session:
+            await publishing.import_openapi(
+                session,
+                b"swagger: '2.0'\ninfo: {title: t, version: '1'}\npaths: {}\n",
+                source="old.yaml",
+                name="old",
+                team=team,
+                actor=alice,
+            )
+    assert caught.value.source == "old.yaml"
+    assert await count_rows(services) == before

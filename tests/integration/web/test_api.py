@@ -1,0 +1,120 @@
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import httpx
+from jsonschema import Draft202012Validator
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+ALICE = {"X-Switchboard-Actor": "alice"}
+
+
+def manifest() -> dict[str, object]:
+    document: dict[str, object] = json.loads((FIXTURES / "manifests" / "time.json").read_text())
+    return document
+
+
+async def test_healthz(client: httpx.AsyncClient) -> None:
+    response = await client.get("/healthz")
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_publish_review_grant_over_the_api(client: httpx.AsyncClient) -> None:
+    published = await client.post("/api/v1/servers", json=manifest(), headers=ALICE)
+    assert published.status_code == 201, published.text
+    assert published.json()["status"] == "pending"
+    assert published.json()["published_by"] == "alice"
+
+    assert [e["slug"] for e in (await client.get("/api/v1/reviews")).json()] == ["time"]
+    version = await client.get("/api/v1/servers/time/versions/2025.9.25")
+    assert version.json()["policy"]["memoryMb"] == 128
+
+    approved = await client.post(
+        "/api/v1/servers/time/versions/2025.9.25/approve", json={"reason": "ok"}, headers=ALICE
+    )
+    assert approved.status_code == 200
+    assert approved.json()["live"] is True
+    again = await client.post("/api/v1/servers/time/versions/2025.9.25/approve", json={})
+    assert again.status_code == 409
+    assert "it is approved" in again.json()["detail"]
+
+    granted = await client.put(
+        "/api/v1/grants/default/time", json={"scopes": ["time:convert"]}, headers=ALICE
+    )
+    assert granted.status_code == 200, granted.text
+    assert granted.json()["scopes"] == ["time:convert"]
+    assert (await client.get("/api/v1/grants", params={"team": "default"})).json()[0]["slug"] == (
+        "time"
+    )
+    assert (await client.delete("/api/v1/grants/default/time")).status_code == 204
+    assert (await client.get("/api/v1/grants")).json() == []
+
+    servers = (await client.get("/api/v1/servers")).json()
+    assert servers[0]["versions"] == [{"version": "2025.9.25", "status": "approved", "live": True}]
+
+
+async def test_invalid_manifest_is_a_problem_with_pointers(client: httpx.AsyncClient) -> None:
+    document = manifest()
+    document["name"] = "bad"
+    document["_meta"] = {"dev.switchboard/policy": {"memory": 5}}
+    response = await client.post("/api/v1/servers", json=document)
+    assert response.status_code == 422
+    assert response.headers["content-type"] == "application/problem+json"
+    pointers = {e["pointer"] for e in response.json()["errors"]}
+    assert pointers == {"/name", "/_meta/dev.switchboard~1policy/memory"}
+    assert (await client.get("/api/v1/servers")).json() == []
+
+
+async def test_malformed_json_and_duplicates(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/api/v1/servers", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert "not valid JSON" in response.json()["errors"][0]["detail"]
+    assert (await client.post("/api/v1/servers", json=manifest())).status_code == 201
+    duplicate = await client.post("/api/v1/servers", json=manifest())
+    assert duplicate.status_code == 409
+    assert "already published" in duplicate.json()["detail"]
+
+
+async def test_oversized_body_is_refused(client: httpx.AsyncClient) -> None:
+    response = await client.post("/api/v1/servers", content=b" " * (6 * 1024 * 1024))
+    assert response.status_code == 413
+
+
+async def test_teams_members_secrets_and_unknowns(client: httpx.AsyncClient) -> None:
+    assert (await client.post("/api/v1/teams", json={"name": "ops"})).status_code == 201
+    assert (await client.post("/api/v1/teams", json={"name": "ops"})).status_code == 409
+    assert (await client.post("/api/v1/teams", json={"name": "Bad Name"})).status_code == 400
+    assert (await client.get("/api/v1/teams")).json() == ["default", "ops"]
+    member = await client.post("/api/v1/teams/ops/members", json={"user": "bob"})
+    assert member.status_code == 204
+    assert (await client.get("/api/v1/users/bob/tools")).json() == []
+    missing = await client.get("/api/v1/servers/nope")
+    assert missing.status_code == 404
+    assert "server list" in missing.json()["detail"]
+    assert (await client.post("/api/v1/teams/nope/members", json={"user": "x"})).status_code == 404
+
+
+async def test_openapi_document_describes_every_route(client: httpx.AsyncClient) -> None:
+    document = (await client.get("/api/v1/openapi.json")).json()
+    assert document["openapi"] == "3.1.0"
+    assert "/api/v1/servers/{server}/versions/{version}/approve" in document["paths"]
+    operations = [op for path in document["paths"].values() for op in path.values()]
+    assert len({op["operationId"] for op in operations}) == len(operations)
+    for schema in document["components"]["schemas"].values():
+        Draft202012Validator.check_schema(schema)
+    approve = document["paths"]["/api/v1/servers/{server}/versions/{version}/approve"]["post"]
+    assert approve["responses"]["200"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/VersionReview"
+    }
+
+
+async def test_foreign_hosts_and_clients_are_refused(client: httpx.AsyncClient, app: object) -> None:
+    rebinding = await client.get("/healthz", headers={"host": "evil.example.com"})
+    assert rebinding.status_code == 400
+    remote = httpx.ASGITransport(app=app, client=("192.0.2.10", 5555))  # type: ignore[arg-type]
+    async with httpx.AsyncClient(transport=remote, base_url="http://127.0.0.1:8080") as http:
+        refused = await http.get("/healthz")
+    assert refused.status_code == 403
