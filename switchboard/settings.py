@@ -40,7 +40,14 @@ class Settings(BaseSettings):
         description="Team that owns what is published without `--team`; created by "
         "`switchboard init`.",
     )
-    log_level: str = Field(default="info", description="Log level of the server.")
+    actor: str | None = Field(
+        default=None,
+        description="User the command line records as making changes. Default: your login "
+        "name. `--as USER` overrides it for one command.",
+    )
+    log_level: str = Field(
+        default="info", description="Log level of the server: debug, info, warning, error."
+    )
 
     @model_validator(mode="after")
     def _check_public_url(self) -> Settings:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
-import os
 import sys
 from collections.abc import Sequence
 
@@ -27,8 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--as",
         dest="actor",
-        default=os.environ.get("SWITCHBOARD_ACTOR") or _login_name(),
-        help="user recorded as making the change (default: $SWITCHBOARD_ACTOR or your login)",
+        help="user recorded as making the change (default: SWITCHBOARD_ACTOR or your login)",
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -52,6 +50,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         settings = Settings()
     except ValidationError as exc:
         sys.exit(f"error: invalid settings:\n{exc}")
+    args.actor = args.actor or settings.actor or _login_name()
     if getattr(args, "sync_handler", None):
         sys.exit(args.sync_handler(settings, args))
     try:

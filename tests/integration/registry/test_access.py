@@ -34,9 +34,7 @@ async def granted_world(services: Services, people: tuple[Team, User]) -> Team:
     return ops
 
 
-async def test_nothing_is_visible_without_a_grant(
-    services: Services, granted_world: Team
-) -> None:
+async def test_nothing_is_visible_without_a_grant(services: Services, granted_world: Team) -> None:
     assert await visible(services, "bob") == []
 
 
@@ -110,9 +108,7 @@ async def test_secrets_are_sealed_and_only_declared_names_accepted(
         session.add(row)
     async with services.transaction() as session:
         with pytest.raises(RegistryError, match="declares no secret 'OTHER'"):
-            await secrets.set_secret(
-                session, services.secrets, server, "OTHER", "x", actor=alice
-            )
+            await secrets.set_secret(session, services.secrets, server, "OTHER", "x", actor=alice)
         await secrets.set_secret(
             session, services.secrets, server, "API_TOKEN", "tok-123", actor=alice
         )

@@ -111,7 +111,9 @@ async def test_openapi_document_describes_every_route(client: httpx.AsyncClient)
     }
 
 
-async def test_foreign_hosts_and_clients_are_refused(client: httpx.AsyncClient, app: object) -> None:
+async def test_foreign_hosts_and_clients_are_refused(
+    client: httpx.AsyncClient, app: object
+) -> None:
     rebinding = await client.get("/healthz", headers={"host": "evil.example.com"})
     assert rebinding.status_code == 400
     remote = httpx.ASGITransport(app=app, client=("192.0.2.10", 5555))  # type: ignore[arg-type]

@@ -1,0 +1,48 @@
+# Two commands matter: `make up` and `make test`. Everything else is a step they run.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+EXAMPLES := examples/clock examples/calculator examples/pypi-info examples/tasks-api
+
+.PHONY: up setup system docker venv test lint typecheck pytest benchmark clean
+
+## Set everything up on this machine and start Switchboard on http://127.0.0.1:8080.
+up: setup
+	$(BIN)/switchboard init
+	$(BIN)/switchboard serve
+
+## Debian packages, the Docker engine, the virtual environment, the package and examples.
+setup: system docker venv
+
+system:
+	scripts/system-packages.sh
+
+docker: system
+	scripts/docker-running.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml $(foreach e,$(EXAMPLES),$(e)/pyproject.toml)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[dev]' $(foreach e,$(EXAMPLES),-e ./$(e))
+	touch $@
+
+## The whole suite: lint, types, and every test on SQLite and PostgreSQL.
+test: venv lint typecheck
+	SWITCHBOARD_TEST_POSTGRES_URL="$${SWITCHBOARD_TEST_POSTGRES_URL:-$$(scripts/postgres-for-tests.sh)}" \
+		$(BIN)/pytest -q -p no:cacheprovider
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+benchmark: venv
+	$(BIN)/python benchmarks/registry_scale.py
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache

@@ -1,0 +1,99 @@
+"""The `switchboard` command line, run in-process against both databases."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from switchboard.cli.main import main
+from switchboard.settings import Settings
+
+FIXTURES = Path(__file__).parents[2] / "fixtures"
+TIME = str(FIXTURES / "manifests" / "time.json")
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    main(list(argv))
+    return capsys.readouterr().out
+
+
+def fails(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    with pytest.raises(SystemExit) as caught:
+        main(list(argv))
+    assert caught.value.code not in (0, None)
+    return str(caught.value.code)
+
+
+def test_publish_review_grant_flow(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "awaiting security review" in run(capsys, "publish", TIME)
+    assert "already published" in fails(capsys, "publish", TIME)
+
+    queue = json.loads(run(capsys, "--json", "review", "list"))
+    assert [(e["slug"], e["status"]) for e in queue] == [("time", "pending")]
+    shown = run(capsys, "review", "show", "time")
+    assert "limits: 128 MiB, 0.25 CPUs" in shown
+    assert "egress: none (no network)" in shown
+    assert "first version to be reviewed" in shown
+
+    assert "needs a reason" not in run(capsys, "review", "approve", "time", "--reason", "fine")
+    assert "it is approved" in fails(capsys, "review", "approve", "time@2025.9.25")
+    assert "no scope nope" in fails(capsys, "grant", "default", "time", "--scopes", "nope")
+    assert "with scopes: time:convert" in run(
+        capsys, "grant", "default", "time", "--scopes", "time:convert"
+    )
+    listing = run(capsys, "grants")
+    assert "default  io.github.modelcontextprotocol/time  time:convert  alice" in listing
+    assert "revoked" in run(capsys, "revoke", "default", "time")
+    assert "no grants" in run(capsys, "grants")
+    servers = json.loads(run(capsys, "--json", "server", "list"))
+    assert servers[0]["live"] is True
+
+
+def test_teams_and_visible_tools(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "created team ops" in run(capsys, "team", "create", "ops")
+    assert "already exists" in fails(capsys, "team", "create", "ops")
+    assert json.loads(run(capsys, "--json", "team", "list")) == ["default", "ops"]
+    assert "bob is a member of ops" in run(capsys, "team", "add", "ops", "bob")
+    assert "can see no tools" in run(capsys, "tools", "bob")
+    assert "does not exist" in fails(capsys, "publish", TIME, "--team", "nobody")
+
+
+def test_invalid_manifest_names_file_and_pointer(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "server.json"
+    bad.write_text(json.dumps({"name": "x/y", "version": "1", "_meta": {}}))
+    message = fails(capsys, "publish", str(bad))
+    assert str(bad) in message
+    assert "/description: required field is missing" in message
+    bad.write_text(json.dumps({"name": "x/y", "version": "1", "description": "d"}))
+    assert "declare at least one entry in `packages` or `remotes`" in fails(
+        capsys, "publish", str(bad)
+    )
+    assert "catalogue is empty" in run(capsys, "server", "list")
+
+
+def test_secrets_from_stdin_and_env(
+    cli_env: Settings,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run(capsys, "publish", str(FIXTURES / "manifests" / "npm-filesystem.json"))
+    assert "BRAVE_API_KEY  MISSING" in run(capsys, "secret", "list", "brave-search")
+    monkeypatch.setenv("MY_KEY", "abc")
+    assert "(encrypted)" in run(
+        capsys, "secret", "set", "brave-search", "BRAVE_API_KEY", "--from-env", "MY_KEY"
+    )
+    assert "BRAVE_API_KEY  stored" in run(capsys, "secret", "list", "brave-search")
+    assert "not set or empty" in fails(
+        capsys, "secret", "set", "brave-search", "BRAVE_API_KEY", "--from-env", "NOPE"
+    )
+
+
+def test_serve_refuses_non_loopback(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["serve", "--host", "0.0.0.0"])
+    assert caught.value.code == 2
+    assert "loopback addresses only" in capsys.readouterr().out
