@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from registry.errors import ConflictError, InvalidDocumentError, RegistryError
+from registry.errors import ConflictError, InvalidDocumentError, Problem, RegistryError
 from registry.manifest import NAME_PATTERN, ParsedManifest
 from registry.models import (
     ReviewEvent,
@@ -22,7 +23,8 @@ from registry.models import (
     User,
     pk,
 )
-from registry.pointers import problems_from_validation
+from registry.openapi import OpenAPIImport, load_openapi, tools_from_openapi
+from registry.openapi.servers import hostname
 from registry.policy import Policy
 from registry.tooldefs import ToolDefinition, definitions_digest
 
@@ -189,10 +191,9 @@ async def import_openapi(
     actor: User,
     version: str | None = None,
     slug: str | None = None,
+    base_url: str | None = None,
 ) -> ServerVersion:
-    """One tool per operation; the API's hosts become the only egress, its auth schemes secrets."""
-    from registry.openapi import load_openapi, tools_from_openapi
-
+    """One tool per operation; the API's host is the only egress, its auth schemes secrets."""
     if not (NAME_PATTERN.match(name) or SLUG_PATTERN.match(name)):
         raise RegistryError(
             f"name {name!r} is invalid: use a reverse-DNS name such as `com.example/tasks` "
@@ -200,19 +201,56 @@ async def import_openapi(
         )
     document = load_openapi(data, source)
     imported = tools_from_openapi(document, source)
-    try:
-        policy = Policy(egress=imported.egress_hosts, secrets=sorted(imported.security_schemes))
-    except ValidationError as exc:
-        raise InvalidDocumentError(source, problems_from_validation(exc, ["servers"])) from exc
+    base, base_at = _base_url(imported, source, base_url)
+    tools = [
+        t
+        if t.binding is None or "servers" in t.binding
+        else t.model_copy(update={"binding": {**t.binding, "baseUrl": base}})
+        for t in imported.tools
+    ]
+    hosts = {hostname(base): base_at}
+    for tool in tools:
+        for url in (tool.binding or {}).get("servers", []):
+            hosts.setdefault(hostname(url), f"servers of operation {tool.name}")
+    problems = []
+    for host, where in hosts.items():
+        try:
+            Policy(egress=[host])
+        except ValidationError as exc:
+            reason = exc.errors()[0]["msg"].removeprefix("Value error, ")
+            problems.append(
+                Problem(
+                    where,
+                    f"{reason}. Sandboxes never reach loopback, private or internal hosts: "
+                    "pass the API's public hostname with `--base-url`",
+                )
+            )
+    if problems:
+        raise InvalidDocumentError(source, problems)
     return await publish_openapi(
         session,
         name=name,
         version=version or imported.version,
         description=(imported.description or imported.title).strip().splitlines()[0][:2000],
         document=document,
-        policy=policy,
-        tools=imported.tools,
+        policy=Policy(egress=sorted(hosts), secrets=sorted(imported.security_schemes)),
+        tools=tools,
         team=team,
         actor=actor,
         slug=slug,
     )
+
+
+def _base_url(imported: OpenAPIImport, source: str, override: str | None) -> tuple[str, str]:
+    """The URL calls go to, and where it came from (for error messages)."""
+    if override is not None:
+        parts = urlsplit(override)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise RegistryError(f"--base-url {override!r} is not an absolute http(s) URL")
+        return override.rstrip("/"), "--base-url"
+    if not imported.servers:
+        raise InvalidDocumentError(
+            source,
+            [Problem("/servers", "no absolute server URL; add one or pass `--base-url`")],
+        )
+    return imported.servers[0], "/servers/0/url"

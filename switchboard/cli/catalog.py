@@ -30,6 +30,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     openapi.add_argument("spec", type=Path, help="OpenAPI document, JSON or YAML")
     openapi.add_argument("--name", required=True, help="server name, e.g. com.example/tasks")
     openapi.add_argument("--version", help="version to record (default: the spec's info.version)")
+    openapi.add_argument(
+        "--base-url", help="URL the API is reached at (default: the spec's first server)"
+    )
     _owner_options(openapi)
     openapi.set_defaults(handler=import_openapi_command)
 
@@ -80,6 +83,7 @@ async def import_openapi_command(cmd: Command) -> None:
             team=team,
             actor=await cmd.actor(session),
             slug=cmd.args.slug,
+            base_url=cmd.args.base_url,
         )
         server = await session.get(Server, version.server_id)
         await _report_published(cmd, server.name if server else cmd.args.name, version)

@@ -46,6 +46,9 @@ class OpenAPIImportBody(BaseModel):
     version: str | None = None
     team: str | None = None
     slug: str | None = None
+    base_url: str | None = Field(
+        default=None, description="URL the API is reached at (default: its first server)"
+    )
 
 
 class Decision(BaseModel):
@@ -117,6 +120,7 @@ async def import_openapi(request: Request, body: OpenAPIImportBody) -> VersionRe
             actor=actor,
             version=body.version,
             slug=body.slug,
+            base_url=body.base_url,
         )
         server = await session.get(Server, version.server_id)
         assert server is not None

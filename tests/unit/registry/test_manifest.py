@@ -137,5 +137,5 @@ def test_not_json_names_line_and_column() -> None:
 
 
 def test_unreadable_file_names_the_file(tmp_path: Path) -> None:
-    with pytest.raises(InvalidDocumentError, match="missing.json"):
+    with pytest.raises(InvalidDocumentError, match=r"missing\.json"):
         read_manifest(tmp_path / "missing.json")
