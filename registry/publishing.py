@@ -231,7 +231,7 @@ async def import_openapi(
         session,
         name=name,
         version=version or imported.version,
-        description=(imported.description or imported.title).strip().splitlines()[0][:2000],
+        description=_one_line_summary(document.get("info", {}), imported.title),
         document=document,
         policy=Policy(egress=sorted(hosts), secrets=sorted(imported.security_schemes)),
         tools=tools,
@@ -254,3 +254,10 @@ def _base_url(imported: OpenAPIImport, source: str, override: str | None) -> tup
             [Problem("/servers", "no absolute server URL; add one or pass `--base-url`")],
         )
     return imported.servers[0], "/servers/0/url"
+
+
+def _one_line_summary(info: dict[str, Any], title: str) -> str:
+    """`info.summary`, else the first paragraph of `info.description`, else the title."""
+    summary = info.get("summary") or (info.get("description") or "").strip().split("\n\n")[0]
+    text = " ".join(str(summary).split()) or title
+    return text if len(text) <= 300 else text[:299] + "…"

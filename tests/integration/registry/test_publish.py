@@ -2,14 +2,17 @@ from __future__ import annotations
 
 import pytest
 
-from registry import publishing
+from registry import publishing, review
 from registry.errors import ConflictError, InvalidDocumentError, RegistryError
-from registry.lookup import get_version
+from registry.lookup import get_version, load_tools
 from registry.manifest import ParsedManifest, parse_manifest
-from registry.models import ReviewStatus, Team, User
+from registry.models import ReviewStatus, Team, User, pk
 from registry.teams import create_team
+from registry.tooldefs import definitions_digest
 from switchboard.services import Services
-from tests.integration.registry.conftest import count_rows
+from tests.integration.registry.conftest import FIXTURES, count_rows
+
+ROOT = FIXTURES.parents[1]
 
 
 async def test_publish_records_a_pending_version(
@@ -103,3 +106,83 @@ async def test_invalid_openapi_changes_nothing(
             )
     assert caught.value.source == "old.yaml"
     assert await count_rows(services) == before
+
+
+@pytest.mark.parametrize(
+    ("fixture", "name", "tools"),
+    [
+        ("openapi/github.json", "com.github/api", 17),
+        ("openapi/stripe.yaml", "com.stripe/api", 15),
+        ("openapi/petstore31.yaml", "io.swagger/petstore", 17),
+    ],
+)
+async def test_openapi_import_stores_tools_digest_and_policy(
+    services: Services, people: tuple[Team, User], fixture: str, name: str, tools: int
+) -> None:
+    team, alice = people
+    async with services.transaction() as session:
+        version = await publishing.import_openapi(
+            session,
+            (FIXTURES / fixture).read_bytes(),
+            source=fixture,
+            name=name,
+            team=team,
+            actor=alice,
+        )
+    async with services.sessions() as session:
+        stored = await load_tools(session, pk(version))
+        detail = await review.describe(session, f"{name}@{version.version}")
+    assert len(stored) == tools
+    assert version.tools_digest == definitions_digest(stored)
+    assert detail.policy["egress"]
+    assert all("." in host for host in detail.policy["egress"])
+    assert detail.secrets
+    assert all(
+        t.binding and t.binding.get("baseUrl", "").startswith("http")
+        for t in stored
+        if "servers" not in (t.binding or {})
+    )
+
+
+async def test_openapi_loopback_server_is_refused_unless_base_url_given(
+    services: Services, people: tuple[Team, User]
+) -> None:
+    team, alice = people
+    spec = (ROOT / "examples" / "tasks-api" / "openapi.yaml").read_bytes()
+    before = await count_rows(services)
+    with pytest.raises(InvalidDocumentError) as caught:
+        async with services.transaction() as session:
+            await publishing.import_openapi(
+                session, spec, source="openapi.yaml", name="tasks", team=team, actor=alice
+            )
+    assert caught.value.problems[0].pointer == "/servers/0/url"
+    assert "--base-url" in caught.value.problems[0].message
+    assert await count_rows(services) == before
+    async with services.transaction() as session:
+        version = await publishing.import_openapi(
+            session,
+            spec,
+            source="openapi.yaml",
+            name="tasks",
+            team=team,
+            actor=alice,
+            base_url="https://tasks.example.com/",
+        )
+    assert version.policy["egress"] == ["tasks.example.com"]
+    assert version.description == "A small task list with tags and due dates."
+    with pytest.raises(RegistryError, match="not an absolute"):
+        async with services.transaction() as session:
+            await publishing.import_openapi(
+                session,
+                spec,
+                source="x",
+                name="tasks2",
+                team=team,
+                actor=alice,
+                base_url="tasks.example.com",
+            )
+    with pytest.raises(RegistryError, match="name 'Not A Name' is invalid"):
+        async with services.transaction() as session:
+            await publishing.import_openapi(
+                session, spec, source="x", name="Not A Name", team=team, actor=alice
+            )

@@ -120,3 +120,20 @@ async def test_foreign_hosts_and_clients_are_refused(
     async with httpx.AsyncClient(transport=remote, base_url="http://127.0.0.1:8080") as http:
         refused = await http.get("/healthz")
     assert refused.status_code == 403
+
+
+async def test_openapi_import_over_the_api(client: httpx.AsyncClient) -> None:
+    spec = (FIXTURES / "openapi" / "stripe.yaml").read_text()
+    created = await client.post(
+        "/api/v1/openapi-imports",
+        json={"name": "com.stripe/api", "document": spec, "slug": "stripe"},
+    )
+    assert created.status_code == 201, created.text
+    assert len(created.json()["tools"]) == 15
+    invalid = await client.post(
+        "/api/v1/openapi-imports",
+        json={"name": "x", "document": {"openapi": "3.1.0", "info": {"title": "t"}, "paths": {}}},
+    )
+    assert invalid.status_code == 422
+    assert {e["pointer"] for e in invalid.json()["errors"]} >= {"/info/version"}
+    assert [s["slug"] for s in (await client.get("/api/v1/servers")).json()] == ["stripe"]
