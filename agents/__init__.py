@@ -1,0 +1,4 @@
+"""Declarative agents, their runs and approvals, and the routed model layer.
+
+Filled by the agents issue.
+"""

@@ -1,0 +1,4 @@
+"""The single authenticated MCP endpoint: authenticate, authorise, route, audit, trace.
+
+Filled by the toolhost issue.
+"""
