@@ -6,12 +6,12 @@ import argparse
 from pathlib import Path
 
 import anyio
-from sqlmodel import col, select
 
 from registry import publishing, review
 from registry.errors import InvalidDocumentError, Problem
+from registry.listing import server_summaries
 from registry.manifest import read_manifest
-from registry.models import Server, ServerVersion, Team
+from registry.models import Server, ServerVersion
 from registry.teams import get_team
 from switchboard.cli.context import Command
 from switchboard.cli.output import emit_json, table
@@ -102,40 +102,16 @@ async def _report_published(cmd: Command, name: str, version: ServerVersion) -> 
 
 async def list_servers(cmd: Command) -> None:
     async with cmd.services.sessions() as session:
-        rows = await session.exec(
-            select(Server, ServerVersion, Team)
-            .join(ServerVersion, col(ServerVersion.server_id) == Server.id)
-            .join(Team, col(Team.id) == Server.owner_team_id)
-            .order_by(col(Server.name), col(ServerVersion.id))
-        )
-        listing = [
-            {
-                "server": s.name,
-                "slug": s.slug,
-                "kind": s.kind,
-                "owner": t.name,
-                "version": v.version,
-                "status": v.status,
-                "live": s.live_version_id == v.id,
-            }
-            for s, v, t in rows
-        ]
+        servers = await server_summaries(session)
     if cmd.as_json:
-        emit_json(listing)
+        emit_json(servers)
         return
     table(
         ["SERVER", "SLUG", "KIND", "OWNER", "VERSION", "STATUS", "LIVE"],
         [
-            [
-                r["server"],
-                r["slug"],
-                r["kind"],
-                r["owner"],
-                r["version"],
-                r["status"],
-                "yes" if r["live"] else "",
-            ]
-            for r in listing
+            [s.name, s.slug, s.kind, s.owner, v.version, v.status, "yes" if v.live else ""]
+            for s in servers
+            for v in s.versions
         ],
         empty="the catalogue is empty; publish with `switchboard publish server.json`",
     )

@@ -6,32 +6,17 @@ import json
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
 from registry import publishing, review
+from registry.listing import ServerSummary, server_summaries
 from registry.lookup import get_server
 from registry.manifest import parse_manifest
-from registry.models import ReviewStatus, Server, ServerVersion, Team
+from registry.models import Server
 from registry.review import QueueEntry, VersionReview
 from registry.teams import ensure_user, get_team
 from web.api.deps import actor_name, services
 from web.api.endpoints import Endpoint
-
-
-class VersionSummary(BaseModel):
-    version: str
-    status: ReviewStatus
-    live: bool
-
-
-class ServerSummary(BaseModel):
-    name: str
-    slug: str
-    kind: str
-    owner: str
-    versions: list[VersionSummary]
 
 
 class ManifestBody(BaseModel):
@@ -57,34 +42,7 @@ class Decision(BaseModel):
 
 async def list_servers(request: Request) -> list[ServerSummary]:
     async with services(request).sessions() as session:
-        return await _summaries(session)
-
-
-async def _summaries(session: AsyncSession, server_id: int | None = None) -> list[ServerSummary]:
-    query = (
-        select(Server, ServerVersion, Team)
-        .join(ServerVersion, col(ServerVersion.server_id) == Server.id)
-        .join(Team, col(Team.id) == Server.owner_team_id)
-        .order_by(col(Server.name), col(ServerVersion.id))
-    )
-    if server_id is not None:
-        query = query.where(Server.id == server_id)
-    summaries: dict[int | None, ServerSummary] = {}
-    for server, version, team in await session.exec(query):
-        entry = summaries.setdefault(
-            server.id,
-            ServerSummary(
-                name=server.name, slug=server.slug, kind=server.kind, owner=team.name, versions=[]
-            ),
-        )
-        entry.versions.append(
-            VersionSummary(
-                version=version.version,
-                status=version.status,
-                live=server.live_version_id == version.id,
-            )
-        )
-    return list(summaries.values())
+        return await server_summaries(session)
 
 
 async def publish_server(
@@ -130,7 +88,7 @@ async def import_openapi(request: Request, body: OpenAPIImportBody) -> VersionRe
 async def show_server(request: Request, server: str) -> ServerSummary:
     async with services(request).sessions() as session:
         row = await get_server(session, server)
-        (summary,) = await _summaries(session, row.id)
+        (summary,) = await server_summaries(session, row.id)
     return summary
 
 

@@ -48,7 +48,7 @@ def test_publish_review_grant_flow(cli_env: Settings, capsys: pytest.CaptureFixt
     assert "revoked" in run(capsys, "revoke", "default", "time")
     assert "no grants" in run(capsys, "grants")
     servers = json.loads(run(capsys, "--json", "server", "list"))
-    assert servers[0]["live"] is True
+    assert servers[0]["versions"][0]["live"] is True
 
 
 def test_teams_and_visible_tools(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
