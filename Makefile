@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLES := examples/clock examples/calculator examples/pypi-info examples/tasks-api
 
-.PHONY: up setup system docker venv test lint typecheck pytest benchmark clean
+.PHONY: up setup system docker venv test lint typecheck benchmark image clean
 
 ## Set everything up on this machine and start Switchboard on http://127.0.0.1:8080.
 up: setup
@@ -30,7 +30,7 @@ $(VENV)/.installed: pyproject.toml $(foreach e,$(EXAMPLES),$(e)/pyproject.toml)
 	touch $@
 
 ## The whole suite: lint, types, and every test on SQLite and PostgreSQL.
-test: venv lint typecheck
+test: docker venv lint typecheck
 	SWITCHBOARD_TEST_POSTGRES_URL="$${SWITCHBOARD_TEST_POSTGRES_URL:-$$(scripts/postgres-for-tests.sh)}" \
 		$(BIN)/pytest -q -p no:cacheprovider
 
@@ -40,6 +40,12 @@ lint: venv
 
 typecheck: venv
 	$(BIN)/mypy
+
+## Switchboard's container image and the compose stack's PostgreSQL, built without a registry.
+image: docker
+	scripts/base-image.sh
+	DOCKER_BUILDKIT=0 docker build -q -t switchboard:local .
+	DOCKER_BUILDKIT=0 docker build -q -t switchboard/postgres:local -f deploy/postgres.Dockerfile .
 
 benchmark: venv
 	$(BIN)/python benchmarks/registry_scale.py

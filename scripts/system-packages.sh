@@ -5,7 +5,7 @@ set -euo pipefail
 
 need=()
 have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
-for pkg in docker.io git make "$@"; do
+for pkg in docker.io docker-compose git make "$@"; do
   have "$pkg" || need+=("$pkg")
 done
 if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
