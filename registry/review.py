@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
+from sqlalchemy import func
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -13,7 +14,17 @@ from registry import revision
 from registry.diff import VersionDiff, diff_versions
 from registry.errors import InvalidStateError, RegistryError
 from registry.lookup import get_version, load_tools
-from registry.models import ReviewEvent, ReviewStatus, Server, ServerVersion, Team, User, pk, utcnow
+from registry.models import (
+    ReviewEvent,
+    ReviewStatus,
+    Server,
+    ServerVersion,
+    Team,
+    Tool,
+    User,
+    pk,
+    utcnow,
+)
 from registry.tooldefs import ToolDefinition
 
 AWAITING = (ReviewStatus.pending, ReviewStatus.quarantined)
@@ -62,28 +73,27 @@ class VersionReview(BaseModel):
 
 
 async def review_queue(session: AsyncSession) -> list[QueueEntry]:
+    tool_count = select(func.count()).where(Tool.version_id == ServerVersion.id).scalar_subquery()
     rows = await session.exec(
-        select(ServerVersion, Server, Team)
+        select(ServerVersion, Server, Team, tool_count)
         .join(Server, col(Server.id) == ServerVersion.server_id)
         .join(Team, col(Team.id) == Server.owner_team_id)
         .where(col(ServerVersion.status).in_(AWAITING))
         .order_by(col(ServerVersion.published_at), col(ServerVersion.id))
     )
-    entries = []
-    for version, server, team in rows:
-        entries.append(
-            QueueEntry(
-                server=server.name,
-                slug=server.slug,
-                kind=server.kind,
-                version=version.version,
-                status=version.status,
-                owner=team.name,
-                published_at=version.published_at,
-                tools=len(await load_tools(session, pk(version))),
-            )
+    return [
+        QueueEntry(
+            server=server.name,
+            slug=server.slug,
+            kind=server.kind,
+            version=version.version,
+            status=version.status,
+            owner=team.name,
+            published_at=version.published_at,
+            tools=tools,
         )
-    return entries
+        for version, server, team, tools in rows
+    ]
 
 
 async def describe(session: AsyncSession, ref: str) -> VersionReview:
