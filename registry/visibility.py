@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
+import sqlalchemy as sa
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -48,25 +49,33 @@ class CatalogIndex:
 
 async def load_index(session: AsyncSession) -> CatalogIndex:
     current = await revision.current(session)
-    rows = await session.exec(
-        select(Server.id, Server.slug, Tool)
+    connection = await session.connection()
+    rows = await connection.execute(
+        sa.select(
+            col(Server.id),
+            col(Server.slug),
+            col(Tool.version_id),
+            col(Tool.name),
+            col(Tool.definition),
+            col(Tool.scopes),
+        )
         .join(ServerVersion, col(ServerVersion.id) == Server.live_version_id)
         .join(Tool, col(Tool.version_id) == ServerVersion.id)
-        .where(ServerVersion.status == ReviewStatus.approved)
+        .where(col(ServerVersion.status) == ReviewStatus.approved)
         .order_by(col(Server.slug), col(Tool.name))
     )
     by_server: dict[int, list[IndexedTool]] = {}
-    for server_id, slug, tool in rows:
+    for server_id, slug, version_id, tool_name, definition, scopes in rows:
         if server_id is None:
             continue
-        name = f"{slug}.{tool.name}"
+        name = f"{slug}.{tool_name}"
         by_server.setdefault(server_id, []).append(
             IndexedTool(
                 server_id=server_id,
-                version_id=tool.version_id,
+                version_id=version_id,
                 name=name,
-                scopes=frozenset(tool.scopes),
-                wire={**tool.definition, "name": name},
+                scopes=frozenset(scopes),
+                wire={**definition, "name": name},
             )
         )
     return CatalogIndex(current, {k: tuple(v) for k, v in by_server.items()})
