@@ -30,6 +30,13 @@ async def healthz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "database": "ok"})
 
 
+async def index(_: Request) -> JSONResponse:
+    """Until the web app exists, the root says where things are."""
+    return JSONResponse(
+        {"service": "switchboard", "api": "/api/v1/openapi.json", "health": "/healthz"}
+    )
+
+
 def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -38,7 +45,11 @@ def create_app(settings: Settings) -> Starlette:
             yield
 
     return Starlette(
-        routes=[Route("/healthz", healthz, methods=["GET"]), *api_routes()],
+        routes=[
+            Route("/", index, methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            *api_routes(),
+        ],
         middleware=[
             Middleware(LoopbackClientsOnly),
             Middleware(

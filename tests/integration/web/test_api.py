@@ -18,6 +18,7 @@ def manifest() -> dict[str, object]:
 async def test_healthz(client: httpx.AsyncClient) -> None:
     response = await client.get("/healthz")
     assert response.json() == {"status": "ok", "database": "ok"}
+    assert (await client.get("/")).json()["api"] == "/api/v1/openapi.json"
 
 
 async def test_publish_review_grant_over_the_api(client: httpx.AsyncClient) -> None:
