@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
@@ -45,7 +46,7 @@ class Settings(BaseSettings):
         description="User the command line records as making changes. Default: your login "
         "name. `--as USER` overrides it for one command.",
     )
-    log_level: str = Field(
+    log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the server: debug, info, warning, error."
     )
 

@@ -53,9 +53,9 @@ class Endpoint:
 
 
 async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
-    raw = b""
+    raw = bytearray()
     async for chunk in request.stream():
-        raw += chunk
+        raw.extend(chunk)
         if len(raw) > MAX_BODY:
             raise RequestTooLargeError(f"request body exceeds {MAX_BODY // 1024 // 1024} MiB")
     try:
