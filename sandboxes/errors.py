@@ -1,0 +1,23 @@
+"""Sandbox failures a caller can act on; their messages never contain secrets."""
+
+from __future__ import annotations
+
+
+class SandboxError(Exception):
+    """Base of every failure to build, start or talk to a sandboxed tool server."""
+
+
+class SandboxStartError(SandboxError):
+    """The server did not start or did not finish `initialize`; `log` holds its stderr tail."""
+
+    def __init__(self, message: str, log: str = "") -> None:
+        self.log = log
+        super().__init__(message + (f"\n--- server log (last lines) ---\n{log}" if log else ""))
+
+
+class SandboxCrashedError(SandboxError):
+    """The server exited or broke the protocol; the sandbox is discarded and replaced."""
+
+
+class SandboxTimeoutError(SandboxError):
+    """A call ran past its time limit; it was cancelled and the sandbox recycled."""

@@ -1,0 +1,198 @@
+"""One running tool server in a hardened container, with an initialised MCP session to it."""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import anyio
+from anyio.abc import TaskGroup
+import mcp_types as types
+from mcp import Client
+from mcp.shared.exceptions import MCPError
+
+from sandboxes.errors import SandboxCrashedError, SandboxStartError, SandboxTimeoutError
+from sandboxes.profile import RunProfile
+from sandboxes.stdio import BoundedLog, StdioSocket, socket_transport
+
+
+@dataclass(frozen=True)
+class SandboxSpec:
+    """Everything needed to start one server; `secrets` never reach Docker's configuration."""
+
+    image_id: str
+    command: list[str] | None = None
+    profile: RunProfile = field(default_factory=RunProfile)
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    start_timeout: float = 60.0
+    name: str = "tool"
+
+
+class Sandbox:
+    """A started container and its MCP client; close it to remove the container.
+
+    The MCP client lives in a runner task of its own (in the task group the sandbox was started
+    with), because its task groups must be entered and left by one task; calls from any task
+    go through it.
+    """
+
+    def __init__(self, docker: Any, container_id: str, log: BoundedLog, spec: SandboxSpec) -> None:
+        self.docker = docker
+        self.container_id = container_id
+        self.log = log
+        self.spec = spec
+        self.started_at = time.monotonic()
+        self.client: Client | None = None
+        self.broken = False
+        self._failure: BaseException | None = None
+        self._ready = anyio.Event()
+        self._done = anyio.Event()
+        self._scope = anyio.CancelScope()
+
+    @property
+    def age(self) -> float:
+        return time.monotonic() - self.started_at
+
+    async def _run(self, stdio: StdioSocket) -> None:
+        try:
+            with self._scope:
+                async with (
+                    socket_transport(stdio) as streams,
+                    Client(_StreamsTransport(streams)) as client,  # type: ignore[arg-type]
+                ):
+                    self.client = client
+                    self._ready.set()
+                    await anyio.sleep_forever()
+        except Exception as exc:  # noqa: BLE001  (reported to whoever waits for start)
+            self._failure = exc
+        finally:
+            self.broken = True
+            self._ready.set()
+            stdio.close()
+            self._done.set()
+
+    async def list_tools(self) -> list[types.Tool]:
+        tools: list[types.Tool] = []
+        cursor: str | None = None
+        while True:
+            result = await self._request(lambda c: c.list_tools(cursor=cursor), "tools/list")
+            tools += result.tools
+            cursor = result.next_cursor
+            if not cursor:
+                return tools
+
+    async def call_tool(
+        self, name: str, arguments: dict[str, Any], *, timeout: float
+    ) -> types.CallToolResult:
+        """Run one tool call; past `timeout` the call is abandoned and the sandbox marked broken."""
+        with anyio.move_on_after(timeout):
+            result: types.CallToolResult = await self._request(
+                lambda c: c.call_tool(name, arguments), f"tools/call {name}"
+            )
+            return result
+        self.broken = True
+        raise SandboxTimeoutError(
+            f"{self.spec.name}: tool {name!r} did not answer within {timeout:g} s; "
+            "the call was cancelled and the server will be replaced"
+        )
+
+    async def _request(self, call: Any, what: str) -> Any:
+        if self.client is None or self.broken:
+            raise SandboxCrashedError(
+                f"{self.spec.name}: the server is no longer running" + self._log_suffix()
+            )
+        try:
+            return await call(self.client)
+        except MCPError:
+            raise
+        except (
+            anyio.ClosedResourceError,
+            anyio.BrokenResourceError,
+            anyio.EndOfStream,
+            ConnectionError,
+        ) as exc:
+            self.broken = True
+            raise SandboxCrashedError(
+                f"{self.spec.name}: the server stopped during {what}; it will be replaced"
+                + self._log_suffix()
+            ) from exc
+
+    def _log_suffix(self) -> str:
+        tail = self.log.tail(10)
+        return f"\n--- server log (last lines) ---\n{tail}" if tail else ""
+
+    async def close(self) -> None:
+        """Stop the session and remove the container; safe to call twice and from any state."""
+        with anyio.CancelScope(shield=True):
+            self.broken = True
+            self._scope.cancel()
+            with anyio.move_on_after(5):
+                await self._done.wait()
+            await anyio.to_thread.run_sync(self._remove)
+
+    def _remove(self) -> None:
+        try:
+            self.docker.remove_container(self.container_id, force=True)
+        except Exception as exc:  # noqa: BLE001  (already gone is fine)
+            if getattr(getattr(exc, "response", None), "status_code", None) != 404:
+                raise
+
+    async def __aenter__(self) -> Sandbox:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+
+async def start_sandbox(
+    docker: Any, spec: SandboxSpec, *, owner: str, tasks: TaskGroup
+) -> Sandbox:
+    """Create, attach (before start, so nothing is lost), start, hand over secrets, initialise."""
+    arguments = spec.profile.create_arguments(docker, owner)
+    created = await anyio.to_thread.run_sync(
+        lambda: docker.create_container(spec.image_id, command=spec.command, **arguments)
+    )
+    sandbox = Sandbox(docker, created["Id"], BoundedLog(), spec)
+    try:
+        attached = await anyio.to_thread.run_sync(
+            lambda: docker.attach_socket(
+                sandbox.container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+            )
+        )
+        stdio = StdioSocket(attached._sock, sandbox.log)
+        await anyio.to_thread.run_sync(docker.start, sandbox.container_id)
+        await stdio.send(json.dumps(spec.secrets).encode() + b"\n")
+        tasks.start_soon(sandbox._run, stdio)
+        with anyio.fail_after(spec.start_timeout):
+            await sandbox._ready.wait()
+    except TimeoutError as exc:
+        await sandbox.close()
+        raise SandboxStartError(
+            f"{spec.name}: no answer to `initialize` within {spec.start_timeout:g} s",
+            sandbox.log.tail(),
+        ) from exc
+    except BaseException:
+        await sandbox.close()
+        raise
+    if sandbox.client is None:
+        await sandbox.close()
+        raise SandboxStartError(
+            f"{spec.name}: the server did not start: {sandbox._failure or 'it exited'}",
+            sandbox.log.tail(),
+        )
+    return sandbox
+
+
+class _StreamsTransport:
+    """Already-open streams presented as the transport `mcp.Client` expects."""
+
+    def __init__(self, streams: Any) -> None:
+        self._streams = streams
+
+    async def __aenter__(self) -> Any:
+        return self._streams
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None

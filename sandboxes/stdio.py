@@ -1,0 +1,155 @@
+"""MCP over a container's attached stdin/stdout, as an `mcp` client transport.
+
+The attach socket carries stdout and stderr multiplexed in frames (an 8-byte header: stream
+type, three zero bytes, big-endian length). stdout is parsed as newline-delimited JSON-RPC;
+stderr goes to a bounded log. The socket is driven without threads: non-blocking, awaited with
+`anyio.wait_readable`/`wait_writable`.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections import deque
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager, suppress
+
+import anyio
+import mcp_types as types
+from mcp.client._transport import TransportStreams
+from mcp.shared.message import SessionMessage
+
+STDOUT, STDERR = 1, 2
+MAX_LINE = 8 * 1024 * 1024
+"""A stdout line longer than this is a protocol violation, not a message to buffer."""
+
+
+class BoundedLog:
+    """The tail of a server's stderr: enough to explain a failure, never unbounded."""
+
+    def __init__(self, max_bytes: int = 64 * 1024) -> None:
+        self._chunks: deque[bytes] = deque()
+        self._size = 0
+        self._max = max_bytes
+
+    def write(self, data: bytes) -> None:
+        self._chunks.append(data)
+        self._size += len(data)
+        while self._size > self._max and len(self._chunks) > 1:
+            self._size -= len(self._chunks.popleft())
+
+    def tail(self, lines: int = 40) -> str:
+        text = b"".join(self._chunks)[-self._max :].decode(errors="replace")
+        return "\n".join(text.splitlines()[-lines:])
+
+
+class StdioSocket:
+    """Frames in, bytes out, on the raw attach socket."""
+
+    def __init__(self, sock: socket.socket, stderr: BoundedLog) -> None:
+        sock.setblocking(False)
+        self._sock = sock
+        self._stderr = stderr
+        self._buffer = bytearray()
+
+    async def send(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view:
+            await anyio.wait_writable(self._sock)
+            try:
+                sent = self._sock.send(view)
+            except BlockingIOError:
+                continue
+            view = view[sent:]
+
+    async def _recv(self) -> bytes:
+        while True:
+            await anyio.wait_readable(self._sock)
+            try:
+                return self._sock.recv(65536)
+            except BlockingIOError:
+                continue
+
+    async def _exactly(self, size: int) -> bytes | None:
+        while len(self._buffer) < size:
+            chunk = await self._recv()
+            if not chunk:
+                return None
+            self._buffer += chunk
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+    async def stdout_chunks(self) -> AsyncIterator[bytes]:
+        """stdout payloads in order until the container's output ends; stderr is diverted."""
+        while True:
+            header = await self._exactly(8)
+            if header is None:
+                return
+            kind, size = header[0], struct.unpack(">I", header[4:])[0]
+            payload = await self._exactly(size)
+            if payload is None:
+                return
+            if kind == STDOUT:
+                yield payload
+            else:
+                self._stderr.write(payload)
+
+    def close_stdin(self) -> None:
+        with suppress(OSError):
+            self._sock.shutdown(socket.SHUT_WR)
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def parse_line(line: bytes) -> SessionMessage | Exception:
+    try:
+        return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
+    except ValueError as exc:
+        return exc
+
+
+@asynccontextmanager
+async def socket_transport(stdio: StdioSocket) -> AsyncIterator[TransportStreams]:
+    """Memory streams for `mcp.Client`, pumped to and from the attach socket."""
+    to_session, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](16)
+    write_stream, from_session = anyio.create_memory_object_stream[SessionMessage](16)
+
+    async def pump_stdout() -> None:
+        with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            await _pump_stdout()
+
+    async def _pump_stdout() -> None:
+        async with to_session:
+            pending = bytearray()
+            async for chunk in stdio.stdout_chunks():
+                pending += chunk
+                *lines, rest = pending.split(b"\n")
+                pending = bytearray(rest)
+                for line in lines:
+                    if line.strip():
+                        await to_session.send(parse_line(line))
+                if len(pending) > MAX_LINE:
+                    await to_session.send(ValueError("server wrote a stdout line over 8 MiB"))
+                    return
+
+    async def pump_stdin() -> None:
+        with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+            await _pump_stdin()
+
+    async def _pump_stdin() -> None:
+        async with from_session:
+            async for message in from_session:
+                body = message.message.model_dump_json(by_alias=True, exclude_unset=True)
+                await stdio.send(body.encode() + b"\n")
+
+    async with anyio.create_task_group() as tasks:
+        tasks.start_soon(pump_stdout)
+        tasks.start_soon(pump_stdin)
+        try:
+            yield read_stream, write_stream
+        finally:
+            tasks.cancel_scope.cancel()
+            await read_stream.aclose()
+            await write_stream.aclose()
