@@ -9,6 +9,7 @@ MANAGED = "dev.switchboard.managed"
 KIND = "dev.switchboard.kind"
 OWNER = "dev.switchboard.owner"
 SANDBOX_USER = "10001:10001"
+TMP = "/tmp"  # noqa: S108  (the container's own private tmpfs)
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class RunProfile:
             cap_drop=["ALL"],
             security_opt=["no-new-privileges:true"],
             read_only=True,
-            tmpfs={"/tmp": f"rw,noexec,nosuid,nodev,size={limits.tmp_mb}m"},
+            tmpfs={TMP: f"rw,noexec,nosuid,nodev,size={limits.tmp_mb}m"},
             mem_limit=f"{limits.memory_mb}m",
             memswap_limit=f"{limits.memory_mb}m",
             nano_cpus=int(limits.cpus * 1_000_000_000),
@@ -52,8 +53,8 @@ class RunProfile:
             "user": SANDBOX_USER,
             "stdin_open": True,
             "tty": False,
-            "environment": {"HOME": "/tmp", **self.environment},
+            "environment": {"HOME": TMP, **self.environment},
             "labels": {**self.labels, MANAGED: "true", KIND: "tool", OWNER: owner},
             "host_config": host_config,
-            "working_dir": "/tmp",
+            "working_dir": TMP,
         }

@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import anyio
-from anyio.abc import TaskGroup
 import mcp_types as types
+from anyio.abc import TaskGroup
 from mcp import Client
 from mcp.shared.exceptions import MCPError
 
@@ -60,12 +60,12 @@ class Sandbox:
             with self._scope:
                 async with (
                     socket_transport(stdio) as streams,
-                    Client(_StreamsTransport(streams)) as client,  # type: ignore[arg-type]
+                    Client(_StreamsTransport(streams)) as client,
                 ):
                     self.client = client
                     self._ready.set()
-                    await anyio.sleep_forever()
-        except Exception as exc:  # noqa: BLE001  (reported to whoever waits for start)
+                    await stdio.ended.wait()
+        except Exception as exc:
             self._failure = exc
         finally:
             self.broken = True
@@ -77,14 +77,18 @@ class Sandbox:
         tools: list[types.Tool] = []
         cursor: str | None = None
         while True:
-            result = await self._request(lambda c: c.list_tools(cursor=cursor), "tools/list")
+            result = await self._request(lambda c, at=cursor: c.list_tools(cursor=at), "tools/list")
             tools += result.tools
             cursor = result.next_cursor
             if not cursor:
                 return tools
 
     async def call_tool(
-        self, name: str, arguments: dict[str, Any], *, timeout: float
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        timeout: float,  # noqa: ASYNC109  (the sandbox must know: past it, it is recycled)
     ) -> types.CallToolResult:
         """Run one tool call; past `timeout` the call is abandoned and the sandbox marked broken."""
         with anyio.move_on_after(timeout):
@@ -135,7 +139,7 @@ class Sandbox:
     def _remove(self) -> None:
         try:
             self.docker.remove_container(self.container_id, force=True)
-        except Exception as exc:  # noqa: BLE001  (already gone is fine)
+        except Exception as exc:
             if getattr(getattr(exc, "response", None), "status_code", None) != 404:
                 raise
 
@@ -146,9 +150,7 @@ class Sandbox:
         await self.close()
 
 
-async def start_sandbox(
-    docker: Any, spec: SandboxSpec, *, owner: str, tasks: TaskGroup
-) -> Sandbox:
+async def start_sandbox(docker: Any, spec: SandboxSpec, *, owner: str, tasks: TaskGroup) -> Sandbox:
     """Create, attach (before start, so nothing is lost), start, hand over secrets, initialise."""
     arguments = spec.profile.create_arguments(docker, owner)
     created = await anyio.to_thread.run_sync(

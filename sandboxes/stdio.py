@@ -51,6 +51,8 @@ class StdioSocket:
         self._sock = sock
         self._stderr = stderr
         self._buffer = bytearray()
+        self.ended = anyio.Event()
+        """Set once the container's output has ended: the server exited or was removed."""
 
     async def send(self, data: bytes) -> None:
         view = memoryview(data)
@@ -117,8 +119,11 @@ async def socket_transport(stdio: StdioSocket) -> AsyncIterator[TransportStreams
     write_stream, from_session = anyio.create_memory_object_stream[SessionMessage](16)
 
     async def pump_stdout() -> None:
-        with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
-            await _pump_stdout()
+        try:
+            with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):
+                await _pump_stdout()
+        finally:
+            stdio.ended.set()
 
     async def _pump_stdout() -> None:
         async with to_session:
@@ -129,7 +134,7 @@ async def socket_transport(stdio: StdioSocket) -> AsyncIterator[TransportStreams
                 pending = bytearray(rest)
                 for line in lines:
                     if line.strip():
-                        await to_session.send(parse_line(line))
+                        await to_session.send(parse_line(bytes(line)))
                 if len(pending) > MAX_LINE:
                     await to_session.send(ValueError("server wrote a stdout line over 8 MiB"))
                     return
