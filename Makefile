@@ -5,12 +5,16 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLES := examples/clock examples/calculator examples/pypi-info examples/tasks-api
 
-.PHONY: up setup system docker venv test lint typecheck benchmark image clean
+.PHONY: up setup system docker venv wheelhouse test lint typecheck benchmark image clean
 
 ## Set everything up on this machine and start Switchboard on http://127.0.0.1:8080.
-up: setup
+up: setup wheelhouse
 	$(BIN)/switchboard init
 	$(BIN)/switchboard serve
+
+## The examples as wheels, so sandboxes can install them although they are not on PyPI.
+wheelhouse: venv
+	$(BIN)/python -m pip wheel -q --no-deps $(EXAMPLES) -w "$${SWITCHBOARD_DATA_DIR:-.switchboard}/wheelhouse"
 
 ## Debian packages, the Docker engine, the virtual environment, the package and examples.
 setup: system docker venv

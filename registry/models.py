@@ -6,7 +6,7 @@ import enum
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Column, DateTime, LargeBinary, String, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -23,6 +23,10 @@ def _json(*, nullable: bool = False) -> Any:
 
 
 class ReviewStatus(enum.StrEnum):
+    building = "building"
+    """Published; the sandbox image is being built and its tools discovered."""
+    failed = "failed"
+    """The build or the first start failed; `build_log` says why. Publish a fixed version."""
     pending = "pending"
     approved = "approved"
     rejected = "rejected"
@@ -78,6 +82,8 @@ class ServerVersion(SQLModel, table=True):
     """The manifest or OpenAPI document exactly as published."""
     policy: dict[str, Any] = _json()
     tools_digest: str | None = Field(default=None, max_length=80)
+    build_log: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    """Output of the image build and the first start, kept when they fail."""
     published_by_id: int = Field(foreign_key="user.id")
     published_at: datetime = _timestamp()
     reviewed_by_id: int | None = Field(default=None, foreign_key="user.id")

@@ -44,8 +44,12 @@ async def publish_manifest(
     team: Team,
     actor: User,
     slug: str | None = None,
+    status: ReviewStatus = ReviewStatus.pending,
 ) -> ServerVersion:
-    """Record what the manifest declares as a new `pending` version; tools come at discovery."""
+    """Record what the manifest declares as a new version; its tools come with discovery.
+
+    `building` when a sandbox will discover the tools next; `pending` records the manifest alone.
+    """
     manifest = parsed.manifest
     return await _publish(
         session,
@@ -59,6 +63,7 @@ async def publish_manifest(
         team=team,
         actor=actor,
         slug=slug,
+        status=status,
     )
 
 
@@ -103,6 +108,7 @@ async def _publish(
     team: Team,
     actor: User,
     slug: str | None,
+    status: ReviewStatus = ReviewStatus.pending,
 ) -> ServerVersion:
     server = await _server_for(session, name=name, kind=kind, team=team, slug=slug)
     existing = await session.exec(
@@ -121,31 +127,43 @@ async def _publish(
         description=description,
         document=document,
         policy=policy.document(),
-        tools_digest=definitions_digest(tools) if tools else None,
+        status=status,
         published_by_id=pk(actor),
     )
     session.add(row)
     await session.flush()
-    session.add_all(
-        Tool(
-            version_id=pk(row),
-            name=tool.name,
-            definition=tool.wire(),
-            scopes=sorted(set(tool.scopes) | set(policy.tool_scopes.get(tool.name, []))),
-            binding=tool.binding,
-        )
-        for tool in tools
-    )
+    store_tools(session, row, tools, policy.tool_scopes)
     session.add(
         ReviewEvent(
             version_id=pk(row),
-            to_status=ReviewStatus.pending,
+            to_status=status,
             actor_id=pk(actor),
             reason="published",
         )
     )
     await session.flush()
     return row
+
+
+def store_tools(
+    session: AsyncSession,
+    version: ServerVersion,
+    tools: list[ToolDefinition],
+    tool_scopes: dict[str, list[str]],
+) -> None:
+    """Tool rows with the policy's extra scopes merged in, and the version's digest."""
+    version.tools_digest = definitions_digest(tools) if tools else None
+    session.add(version)
+    session.add_all(
+        Tool(
+            version_id=pk(version),
+            name=tool.name,
+            definition=tool.wire(),
+            scopes=sorted(set(tool.scopes) | set(tool_scopes.get(tool.name, []))),
+            binding=tool.binding,
+        )
+        for tool in tools
+    )
 
 
 async def _server_for(

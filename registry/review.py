@@ -67,6 +67,7 @@ class VersionReview(BaseModel):
     policy: dict[str, Any]
     secrets: list[str]
     tools_digest: str | None
+    build_log: str | None
     tools: list[dict[str, Any]]
     diff: VersionDiff
     history: list[ReviewEventView]
@@ -198,6 +199,7 @@ async def _describe(session: AsyncSession, server: Server, version: ServerVersio
         policy=version.policy,
         secrets=list(version.policy.get("secrets", [])),
         tools_digest=version.tools_digest,
+        build_log=version.build_log,
         tools=[{**t.wire(), "scopes": t.scopes} for t in tools],
         diff=diff,
         history=[

@@ -6,6 +6,7 @@ whatever a previous run left behind, and on shutdown it removes everything it st
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -118,3 +119,17 @@ class SandboxManager:
                 await pool.expire()
             for sandbox in [s for s in self._live if s.broken]:
                 await self.discard(sandbox)
+
+
+def _alive(pid: str) -> bool:
+    if not pid.isdigit():
+        return False
+    if int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -8,6 +8,7 @@ from typing import Any
 MANAGED = "dev.switchboard.managed"
 KIND = "dev.switchboard.kind"
 OWNER = "dev.switchboard.owner"
+PROCESS = "dev.switchboard.process"
 SANDBOX_USER = "10001:10001"
 TMP = "/tmp"  # noqa: S108  (the container's own private tmpfs)
 
@@ -31,7 +32,7 @@ class RunProfile:
     """Non-secret variables only: these are visible in `docker inspect`."""
     labels: dict[str, str] = field(default_factory=dict)
 
-    def create_arguments(self, docker_api: Any, owner: str) -> dict[str, Any]:
+    def create_arguments(self, docker_api: Any, owner: str, process: str) -> dict[str, Any]:
         """Keyword arguments for `APIClient.create_container`."""
         limits = self.limits
         host_config = docker_api.create_host_config(
@@ -54,7 +55,13 @@ class RunProfile:
             "stdin_open": True,
             "tty": False,
             "environment": {"HOME": TMP, **self.environment},
-            "labels": {**self.labels, MANAGED: "true", KIND: "tool", OWNER: owner},
+            "labels": {
+                **self.labels,
+                MANAGED: "true",
+                KIND: "tool",
+                OWNER: owner,
+                PROCESS: process,
+            },
             "host_config": host_config,
             "working_dir": TMP,
         }

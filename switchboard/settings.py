@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -46,6 +47,28 @@ class Settings(BaseSettings):
         description="User the command line records as making changes. Default: your login "
         "name. `--as USER` overrides it for one command.",
     )
+    wheelhouse: Path | None = Field(
+        default=None,
+        description="Directory of wheels offered to pypi sandbox builds besides PyPI (the "
+        "bundled examples are built there by `make up`). Default: `wheelhouse` in the data dir.",
+    )
+    sandbox_pool_size: int = Field(
+        default=1, ge=0, le=32, description="Warm, initialised sandboxes kept per server version."
+    )
+    sandbox_idle_seconds: float = Field(
+        default=600, gt=0, description="A pool unused this long stops its warm sandboxes."
+    )
+    sandbox_max_lifetime_seconds: float = Field(
+        default=3600, gt=0, description="No sandbox runs longer than this; it is replaced."
+    )
+    sandbox_start_timeout_seconds: float = Field(
+        default=60, gt=0, description="Longest a server may take to answer `initialize`."
+    )
+    sandbox_owner: str | None = Field(
+        default=None,
+        description="Label value marking this deployment's containers, so start-up removes only "
+        "its own leftovers. Default: derived from the data dir.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the server: debug, info, warning, error."
     )
@@ -70,6 +93,15 @@ class Settings(BaseSettings):
     @property
     def effective_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def effective_wheelhouse(self) -> Path:
+        return self.wheelhouse or self.data_dir / "wheelhouse"
+
+    @property
+    def effective_sandbox_owner(self) -> str:
+        digest = hashlib.sha256(str(self.data_dir.absolute()).encode()).hexdigest()[:12]
+        return self.sandbox_owner or f"sb-{digest}"
 
     @property
     def effective_secret_key_file(self) -> Path:

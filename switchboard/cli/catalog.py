@@ -11,16 +11,24 @@ from registry import publishing, review
 from registry.errors import InvalidDocumentError, Problem
 from registry.listing import server_summaries
 from registry.manifest import read_manifest
-from registry.models import Server, ServerVersion
+from registry.models import ReviewStatus, Server, ServerVersion, pk
 from registry.teams import get_team
 from switchboard.cli.context import Command
+from switchboard.cli.discovering import report, run_discovery
 from switchboard.cli.output import emit_json, table
 from switchboard.cli.reviewing import print_review
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    publish = commands.add_parser("publish", help="publish a server.json as a new pending version")
+    publish = commands.add_parser(
+        "publish", help="publish a server.json; build its sandbox and discover its tools"
+    )
     publish.add_argument("path", type=Path, help="path to a server.json manifest")
+    publish.add_argument(
+        "--no-discover",
+        action="store_true",
+        help="record the manifest only (pending, no tools); `switchboard discover` later",
+    )
     _owner_options(publish)
     publish.set_defaults(handler=publish_command)
 
@@ -62,12 +70,26 @@ async def _read(path: Path) -> bytes:
 
 async def publish_command(cmd: Command) -> None:
     parsed = await anyio.to_thread.run_sync(read_manifest, cmd.args.path)
+    sandboxed = bool(parsed.manifest.packages) and not cmd.args.no_discover
     async with cmd.services.transaction() as session:
         team = await get_team(session, cmd.args.team or cmd.services.settings.default_team)
         version = await publishing.publish_manifest(
-            session, parsed, team=team, actor=await cmd.actor(session), slug=cmd.args.slug
+            session,
+            parsed,
+            team=team,
+            actor=await cmd.actor(session),
+            slug=cmd.args.slug,
+            status=ReviewStatus.building if sandboxed else ReviewStatus.pending,
         )
+    if not sandboxed:
         await _report_published(cmd, parsed.manifest.name, version)
+        return
+    if not cmd.as_json:
+        print(
+            f"published {parsed.manifest.name}@{version.version}; building its sandbox and "
+            "listing its tools (a package's first build takes a minute or two)"
+        )
+    report(cmd, await run_discovery(cmd, pk(version)))
 
 
 async def import_openapi_command(cmd: Command) -> None:
@@ -86,7 +108,7 @@ async def import_openapi_command(cmd: Command) -> None:
             base_url=cmd.args.base_url,
         )
         server = await session.get(Server, version.server_id)
-        await _report_published(cmd, server.name if server else cmd.args.name, version)
+    await _report_published(cmd, server.name if server else cmd.args.name, version)
 
 
 async def _report_published(cmd: Command, name: str, version: ServerVersion) -> None:

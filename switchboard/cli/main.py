@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from registry.errors import RegistryError
-from switchboard.cli import access, catalog, reviewing, server
+from switchboard.cli import access, catalog, discovering, reviewing, server
 from switchboard.cli.context import Command
 from switchboard.services import open_services
 from switchboard.settings import Settings
@@ -32,6 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     server.register(commands)
     catalog.register(commands)
+    discovering.register(commands)
     reviewing.register(commands)
     access.register(commands)
     return parser

@@ -102,6 +102,10 @@ def print_review(detail: VersionReview) -> None:
     print(f"  secrets: {', '.join(detail.secrets) or 'none'}")
     if detail.tools_digest:
         print(f"  tools digest: {detail.tools_digest}")
+    if detail.build_log:
+        print("  sandbox build or start failed:")
+        for line in detail.build_log.strip().splitlines()[-20:]:
+            print(f"    | {line}")
     print(f"  tools ({len(detail.tools)}):" if detail.tools else "  tools: not yet discovered")
     for tool in detail.tools:
         hints = _hints(tool.get("annotations", {}))

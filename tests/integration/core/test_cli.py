@@ -27,8 +27,8 @@ def fails(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
 
 
 def test_publish_review_grant_flow(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    assert "awaiting security review" in run(capsys, "publish", TIME)
-    assert "already published" in fails(capsys, "publish", TIME)
+    assert "awaiting security review" in run(capsys, "publish", TIME, "--no-discover")
+    assert "already published" in fails(capsys, "publish", TIME, "--no-discover")
 
     queue = json.loads(run(capsys, "--json", "review", "list"))
     assert [(e["slug"], e["status"]) for e in queue] == [("time", "pending")]
@@ -57,7 +57,7 @@ def test_teams_and_visible_tools(cli_env: Settings, capsys: pytest.CaptureFixtur
     assert json.loads(run(capsys, "--json", "team", "list")) == ["default", "ops"]
     assert "bob is a member of ops" in run(capsys, "team", "add", "ops", "bob")
     assert "can see no tools" in run(capsys, "tools", "bob")
-    assert "does not exist" in fails(capsys, "publish", TIME, "--team", "nobody")
+    assert "does not exist" in fails(capsys, "publish", TIME, "--no-discover", "--team", "nobody")
 
 
 def test_invalid_manifest_names_file_and_pointer(
@@ -80,7 +80,7 @@ def test_secrets_from_stdin_and_env(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    run(capsys, "publish", str(FIXTURES / "manifests" / "npm-filesystem.json"))
+    run(capsys, "publish", str(FIXTURES / "manifests" / "npm-filesystem.json"), "--no-discover")
     assert "BRAVE_API_KEY  MISSING" in run(capsys, "secret", "list", "brave-search")
     monkeypatch.setenv("MY_KEY", "abc")
     assert "(encrypted)" in run(

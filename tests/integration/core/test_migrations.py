@@ -19,7 +19,7 @@ async def test_models_and_migrations_agree(services: Services) -> None:
 
 
 async def test_downgrade_and_upgrade_round_trip(services: Services) -> None:
-    assert await migrate.current_revision(services.engine) == "0001"
+    assert await migrate.current_revision(services.engine) == "0002"
     async with services.engine.begin() as connection:
         await connection.run_sync(
             lambda sync: command.downgrade(migrate.alembic_config(sync), "base")
@@ -27,4 +27,4 @@ async def test_downgrade_and_upgrade_round_trip(services: Services) -> None:
     assert await migrate.current_revision(services.engine) is None
     await migrate.upgrade(services.engine)
     await migrate.upgrade(services.engine)
-    assert await migrate.current_revision(services.engine) == "0001"
+    assert await migrate.current_revision(services.engine) == "0002"

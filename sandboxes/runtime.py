@@ -1,0 +1,118 @@
+"""Everything needed to run tool servers in one process: Docker, images, egress, sandboxes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import anyio
+import docker
+
+from sandboxes import launch
+from sandboxes.egress import EgressNetworks, proxy_environment
+from sandboxes.errors import SandboxError
+from sandboxes.images import ImageBuilder
+from sandboxes.manager import SandboxManager
+from sandboxes.sandbox import SandboxSpec
+
+
+class DockerUnavailableError(SandboxError):
+    """No Docker engine answers; sandboxes cannot run until one does."""
+
+
+@dataclass(frozen=True)
+class Launch:
+    """One server version as the sandboxes see it: no users, no database rows."""
+
+    key: str
+    """Stable per version, e.g. `v42`: names its pool and egress network."""
+    name: str
+    document: dict[str, Any]
+    policy: dict[str, Any]
+    secrets: dict[str, str] = field(default_factory=dict, repr=False)
+
+
+@dataclass
+class SandboxRuntime:
+    client: Any
+    builder: ImageBuilder
+    manager: SandboxManager
+    egress: EgressNetworks
+    start_timeout: float
+
+    async def spec(self, target: Launch) -> SandboxSpec:
+        """Build (or reuse) the image, join the egress network if any, and describe the start."""
+        package = launch.first_package(target.document)
+        if package is None:
+            raise launch.LaunchError(f"{target.name} declares no package to run in a sandbox")
+        image = await anyio.to_thread.run_sync(self.builder.ensure, launch.image_spec(package))
+        plain, secrets = launch.split_environment(
+            package, set(target.policy.get("secrets", [])), target.secrets
+        )
+        network = None
+        if target.policy.get("egress"):
+            attachment = await anyio.to_thread.run_sync(
+                self.egress.ensure, target.key, list(target.policy["egress"])
+            )
+            network = attachment.network
+            plain.update(proxy_environment(attachment))
+        return SandboxSpec(
+            image_id=image.image_id,
+            command=launch.command(image, package),
+            profile=launch.run_profile(
+                target.policy,
+                environment=plain,
+                network=network,
+                labels={
+                    "dev.switchboard.server": target.name[:200],
+                    "dev.switchboard.key": target.key,
+                },
+            ),
+            secrets=secrets,
+            start_timeout=self.start_timeout,
+            name=target.name,
+        )
+
+
+@asynccontextmanager
+async def open_runtime(
+    *,
+    owner: str,
+    wheelhouse: Path | None,
+    pool_size: int,
+    idle_timeout: float,
+    max_lifetime: float,
+    start_timeout: float,
+) -> AsyncIterator[SandboxRuntime]:
+    try:
+        client = await anyio.to_thread.run_sync(docker.from_env)
+        await anyio.to_thread.run_sync(client.ping)
+    except docker.errors.DockerException as exc:
+        raise DockerUnavailableError(
+            f"cannot reach the Docker engine ({exc}); start it with `make up` "
+            "or `scripts/docker-running.sh`"
+        ) from exc
+    manager = SandboxManager(
+        client.api,
+        owner=owner,
+        pool_size=pool_size,
+        idle_timeout=idle_timeout,
+        max_lifetime=max_lifetime,
+    )
+    egress = EgressNetworks(client)
+    try:
+        async with manager.running():
+            yield SandboxRuntime(
+                client=client,
+                builder=ImageBuilder(client, wheelhouse=wheelhouse),
+                manager=manager,
+                egress=egress,
+                start_timeout=start_timeout,
+            )
+    finally:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(egress.remove_all)
+            await anyio.to_thread.run_sync(client.close)

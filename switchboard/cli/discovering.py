@@ -1,0 +1,55 @@
+"""`discover`: build a version's sandbox and record its tools (also run by `publish`)."""
+
+from __future__ import annotations
+
+import argparse
+
+from registry.lookup import get_version
+from registry.models import ReviewStatus, pk
+from registry.teams import ensure_user
+from sandboxes.discovery import DiscoveryResult, discover, fail
+from sandboxes.runtime import DockerUnavailableError
+from switchboard.cli.context import Command
+from switchboard.cli.output import emit_json
+from switchboard.sandboxing import runtime_for
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = commands.add_parser(
+        "discover",
+        help="build a version's sandbox, start it and record its tools (retries a failed build)",
+    )
+    parser.add_argument("ref", metavar="SERVER[@VERSION]")
+    parser.set_defaults(handler=discover_command)
+
+
+async def discover_command(cmd: Command) -> None:
+    async with cmd.services.sessions() as session:
+        _, version = await get_version(
+            session, cmd.args.ref, prefer=(ReviewStatus.building, ReviewStatus.failed)
+        )
+    report(cmd, await run_discovery(cmd, pk(version)))
+
+
+async def run_discovery(cmd: Command, version_id: int) -> DiscoveryResult:
+    services = cmd.services
+    async with services.transaction() as session:
+        actor = await ensure_user(session, cmd.args.actor)
+    try:
+        async with runtime_for(services.settings) as runtime:
+            return await discover(
+                runtime, services.sessions, services.secrets, version_id, actor=actor
+            )
+    except DockerUnavailableError as exc:
+        return await fail(services.sessions, version_id, actor, str(exc))
+
+
+def report(cmd: Command, result: DiscoveryResult) -> None:
+    if cmd.as_json:
+        emit_json(result)
+    elif result.status == "pending":
+        print(f"discovered {len(result.tools)} tools: {', '.join(result.tools)}")
+        print("the version awaits security review")
+    else:
+        print(f"discovery failed; the version is `failed`:\n{result.log}")
+        raise SystemExit(1)
