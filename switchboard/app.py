@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import anyio
 from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -13,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from switchboard.sandboxing import discover_version
 from switchboard.services import Services, open_services
 from switchboard.settings import Settings
 from web.api.routes import api_routes
@@ -40,9 +42,12 @@ async def index(_: Request) -> JSONResponse:
 def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        async with open_services(settings) as services:
+        async with open_services(settings) as services, anyio.create_task_group() as jobs:
             app.state.services = services
+            app.state.jobs = jobs
+            app.state.discover = discover_version
             yield
+            jobs.cancel_scope.cancel()
 
     return Starlette(
         routes=[

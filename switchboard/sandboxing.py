@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
 
-from sandboxes.runtime import SandboxRuntime, open_runtime
+from registry.teams import ensure_user
+from sandboxes.discovery import DiscoveryResult, discover, fail
+from sandboxes.runtime import DockerUnavailableError, SandboxRuntime, open_runtime
+from switchboard.services import Services
 from switchboard.settings import Settings
 
 
@@ -17,3 +20,16 @@ def runtime_for(settings: Settings) -> AbstractAsyncContextManager[SandboxRuntim
         max_lifetime=settings.sandbox_max_lifetime_seconds,
         start_timeout=settings.sandbox_start_timeout_seconds,
     )
+
+
+async def discover_version(services: Services, version_id: int, actor: str) -> DiscoveryResult:
+    """Build, start and list one version's tools; any failure is recorded on the version."""
+    async with services.transaction() as session:
+        user = await ensure_user(session, actor)
+    try:
+        async with runtime_for(services.settings) as runtime:
+            return await discover(
+                runtime, services.sessions, services.secrets, version_id, actor=user
+            )
+    except DockerUnavailableError as exc:
+        return await fail(services.sessions, version_id, user, str(exc))

@@ -6,12 +6,10 @@ import argparse
 
 from registry.lookup import get_version
 from registry.models import ReviewStatus, pk
-from registry.teams import ensure_user
-from sandboxes.discovery import DiscoveryResult, discover, fail
-from sandboxes.runtime import DockerUnavailableError
+from sandboxes.discovery import DiscoveryResult
 from switchboard.cli.context import Command
 from switchboard.cli.output import emit_json
-from switchboard.sandboxing import runtime_for
+from switchboard.sandboxing import discover_version
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -32,16 +30,7 @@ async def discover_command(cmd: Command) -> None:
 
 
 async def run_discovery(cmd: Command, version_id: int) -> DiscoveryResult:
-    services = cmd.services
-    async with services.transaction() as session:
-        actor = await ensure_user(session, cmd.args.actor)
-    try:
-        async with runtime_for(services.settings) as runtime:
-            return await discover(
-                runtime, services.sessions, services.secrets, version_id, actor=actor
-            )
-    except DockerUnavailableError as exc:
-        return await fail(services.sessions, version_id, actor, str(exc))
+    return await discover_version(cmd.services, version_id, cmd.args.actor)
 
 
 def report(cmd: Command, result: DiscoveryResult) -> None:

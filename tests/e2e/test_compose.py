@@ -60,7 +60,7 @@ def test_compose_stack_on_postgres(stack_env: dict[str, str]) -> None:
     base_url = f"http://127.0.0.1:{stack_env['SWITCHBOARD_PORT']}"
     with healthy(base_url) as client:
         manifest = json.loads(Path(ROOT / "examples" / "clock" / "server.json").read_text())
-        assert client.post("/api/v1/servers", json=manifest).status_code == 201
+        assert client.post("/api/v1/servers?discover=false", json=manifest).status_code == 201
 
     restarted = compose(stack_env, "restart")
     assert restarted.returncode == 0, restarted.stderr

@@ -12,7 +12,7 @@ from registry import publishing, review
 from registry.listing import ServerSummary, server_summaries
 from registry.lookup import get_server
 from registry.manifest import parse_manifest
-from registry.models import Server
+from registry.models import ReviewStatus, Server, pk
 from registry.review import QueueEntry, VersionReview
 from registry.teams import ensure_user, get_team
 from web.api.deps import actor_name, services
@@ -46,16 +46,28 @@ async def list_servers(request: Request) -> list[ServerSummary]:
 
 
 async def publish_server(
-    request: Request, body: ManifestBody, team: str | None, slug: str | None
+    request: Request, body: ManifestBody, team: str | None, slug: str | None, discover: str | None
 ) -> VersionReview:
+    """Record the version; its sandbox is built and its tools listed in the background."""
     svc = services(request)
     parsed = parse_manifest(body.model_dump(by_alias=True), "request body")
+    sandboxed = bool(parsed.manifest.packages) and discover not in ("false", "0", "no")
     async with svc.transaction() as session:
         owner = await get_team(session, team or svc.settings.default_team)
         actor = await ensure_user(session, actor_name(request))
         version = await publishing.publish_manifest(
-            session, parsed, team=owner, actor=actor, slug=slug
+            session,
+            parsed,
+            team=owner,
+            actor=actor,
+            slug=slug,
+            status=ReviewStatus.building if sandboxed else ReviewStatus.pending,
         )
+    if sandboxed:
+        request.app.state.jobs.start_soon(
+            request.app.state.discover, svc, pk(version), actor.username
+        )
+    async with svc.sessions() as session:
         return await review.describe(session, f"{parsed.manifest.name}@{version.version}")
 
 
@@ -133,11 +145,12 @@ ENDPOINTS = [
         "POST",
         "/servers",
         publish_server,
-        "Publish a server.json as a pending version",
+        "Publish a server.json; its sandbox is built and tools discovered in the background "
+        "(`building`, then `pending` or `failed`); `discover=false` records the manifest only",
         body=ManifestBody,
         response=VersionReview,
         status=201,
-        query=("team", "slug"),
+        query=("team", "slug", "discover"),
         tags=("catalogue",),
     ),
     Endpoint(

@@ -22,7 +22,7 @@ async def test_healthz(client: httpx.AsyncClient) -> None:
 
 
 async def test_publish_review_grant_over_the_api(client: httpx.AsyncClient) -> None:
-    published = await client.post("/api/v1/servers", json=manifest(), headers=ALICE)
+    published = await client.post("/api/v1/servers?discover=false", json=manifest(), headers=ALICE)
     assert published.status_code == 201, published.text
     assert published.json()["status"] == "pending"
     assert published.json()["published_by"] == "alice"
@@ -73,8 +73,8 @@ async def test_malformed_json_and_duplicates(client: httpx.AsyncClient) -> None:
     )
     assert response.status_code == 422
     assert "not valid JSON" in response.json()["errors"][0]["detail"]
-    assert (await client.post("/api/v1/servers", json=manifest())).status_code == 201
-    duplicate = await client.post("/api/v1/servers", json=manifest())
+    assert (await client.post("/api/v1/servers?discover=false", json=manifest())).status_code == 201
+    duplicate = await client.post("/api/v1/servers?discover=false", json=manifest())
     assert duplicate.status_code == 409
     assert "already published" in duplicate.json()["detail"]
 
