@@ -51,7 +51,7 @@ class Policy(BaseModel):
 
     egress: list[Annotated[str, AfterValidator(_egress_host)]] = Field(default_factory=list)
     memory_mb: int = Field(default=256, ge=32, le=8192, alias="memoryMb")
-    cpus: float = Field(default=0.5, gt=0, le=8)
+    cpus: float = Field(default=1.0, gt=0, le=8)
     pids_limit: int = Field(default=64, ge=8, le=4096, alias="pidsLimit")
     call_timeout_seconds: float = Field(default=30, gt=0, le=600, alias="callTimeoutSeconds")
     tool_scopes: dict[str, list[Scope]] = Field(default_factory=dict, alias="toolScopes")

@@ -79,7 +79,7 @@ def run_profile(
     return RunProfile(
         limits=Limits(
             memory_mb=int(policy.get("memoryMb", 256)),
-            cpus=float(policy.get("cpus", 0.5)),
+            cpus=float(policy.get("cpus", 1.0)),
             pids=int(policy.get("pidsLimit", 64)),
         ),
         network=network,

@@ -18,7 +18,7 @@ class Limits:
     """Resource limits from the manifest's policy; the defaults are the policy's defaults."""
 
     memory_mb: int = 256
-    cpus: float = 0.5
+    cpus: float = 1.0
     pids: int = 64
     tmp_mb: int = 64
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -150,9 +152,14 @@ class Sandbox:
         await self.close()
 
 
+def this_process() -> str:
+    """`host:pid`, so a later start-up can tell its own dead leftovers from a live neighbour's."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
 async def start_sandbox(docker: Any, spec: SandboxSpec, *, owner: str, tasks: TaskGroup) -> Sandbox:
     """Create, attach (before start, so nothing is lost), start, hand over secrets, initialise."""
-    arguments = spec.profile.create_arguments(docker, owner)
+    arguments = spec.profile.create_arguments(docker, owner, this_process())
     created = await anyio.to_thread.run_sync(
         lambda: docker.create_container(spec.image_id, command=spec.command, **arguments)
     )
