@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry.errors import InvalidStateError
@@ -10,6 +12,7 @@ from registry.publishing import store_tools
 from registry.tooldefs import Tool, ToolDefinition
 
 MAX_LOG = 64 * 1024
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 async def record_discovery(
@@ -44,7 +47,7 @@ async def record_discovery(
 async def record_failure(
     session: AsyncSession, version: ServerVersion, log: str, *, actor: User
 ) -> None:
-    version.build_log = log[-MAX_LOG:]
+    version.build_log = _ANSI.sub("", log)[-MAX_LOG:]
     await _move(session, version, ReviewStatus.failed, actor, log.strip().splitlines()[0][:500])
 
 

@@ -50,7 +50,8 @@ async def discover(
         async with await runtime.manager.start(spec) as sandbox:
             tools = await sandbox.list_tools()
     except ImageBuildError as exc:
-        return await fail(sessions, version_id, actor, f"image build failed: {exc}\n{exc.log}")
+        headline = str(exc).splitlines()[0]
+        return await fail(sessions, version_id, actor, f"image build failed: {headline}\n{exc.log}")
     except SandboxError as exc:
         return await fail(sessions, version_id, actor, str(exc))
     async with transaction(sessions) as session:
