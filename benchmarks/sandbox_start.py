@@ -50,8 +50,17 @@ async def median(action: Callable[[], Awaitable[Any]], repeats: int) -> float:
 def build_image(workdir: Path) -> str:
     wheels = workdir / "wheels"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(ROOT / "examples/clock"),
-         "-w", str(wheels)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "-q",
+            "--no-deps",
+            str(ROOT / "examples/clock"),
+            "-w",
+            str(wheels),
+        ],
         check=True,
     )
     built = ImageBuilder(docker.from_env(), wheelhouse=wheels).ensure(
@@ -119,8 +128,10 @@ async def main(repeats: int) -> int:
     cold = results["sandbox_cold"] / results["host_cold"]
     warm = results["warm_acquire"] / results["sandbox_call"]
     steady = results["sandbox_call"] / results["host_call"]
-    print(f"sandbox benchmark (example clock server, medians; {repeats} calls, "
-          f"{max(3, repeats // 10)} starts)")
+    print(
+        f"sandbox benchmark (example clock server, medians; {repeats} calls, "
+        f"{max(3, repeats // 10)} starts)"
+    )
     print(f"cold start to tools/list, sandbox vs host process:  {cold:5.2f}x  (target <= 1.5x)")
     print(f"warm-pool acquire + tools/list vs one tools/call:   {warm:5.2f}x  (target <= 5x)")
     print(f"steady tools/call, container vs host stdio:         {steady:5.2f}x  (target <= 1.2x)")

@@ -7,6 +7,7 @@ whatever a previous run left behind, and on shutdown it removes everything it st
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,7 +17,7 @@ from anyio.abc import TaskGroup
 
 from sandboxes.errors import SandboxError
 from sandboxes.pool import WarmPool
-from sandboxes.profile import KIND, MANAGED, OWNER
+from sandboxes.profile import KIND, MANAGED, OWNER, PROCESS
 from sandboxes.sandbox import Sandbox, SandboxSpec, start_sandbox
 
 EXPIRY_INTERVAL = 5.0
@@ -56,14 +57,23 @@ class SandboxManager:
                 self._tasks = None
 
     def remove_leftovers(self) -> int:
-        """Remove containers this deployment owns that no running process tracks."""
-        leftovers = self.docker.containers(
+        """Remove this deployment's containers whose process on this host is gone.
+
+        Containers of live processes (a server next to a CLI command) and of other hosts
+        sharing the engine are theirs to manage.
+        """
+        owned = self.docker.containers(
             all=True,
             filters={"label": [f"{MANAGED}=true", f"{KIND}=tool", f"{OWNER}={self.owner}"]},
         )
-        for container in leftovers:
-            self.docker.remove_container(container["Id"], force=True)
-        return len(leftovers)
+        host = socket.gethostname()
+        removed = 0
+        for container in owned:
+            origin, _, pid = (container.get("Labels") or {}).get(PROCESS, "").rpartition(":")
+            if origin == host and not _alive(pid):
+                self.docker.remove_container(container["Id"], force=True)
+                removed += 1
+        return removed
 
     async def start(self, spec: SandboxSpec) -> Sandbox:
         if self._tasks is None:

@@ -102,7 +102,7 @@ async def open_runtime(
         idle_timeout=idle_timeout,
         max_lifetime=max_lifetime,
     )
-    egress = EgressNetworks(client)
+    egress = EgressNetworks(client, owner=owner)
     try:
         async with manager.running():
             yield SandboxRuntime(

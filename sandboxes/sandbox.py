@@ -164,16 +164,19 @@ async def start_sandbox(docker: Any, spec: SandboxSpec, *, owner: str, tasks: Ta
         lambda: docker.create_container(spec.image_id, command=spec.command, **arguments)
     )
     sandbox = Sandbox(docker, created["Id"], BoundedLog(), spec)
+    stdio: StdioSocket | None = None
+    running = False
     try:
         attached = await anyio.to_thread.run_sync(
             lambda: docker.attach_socket(
                 sandbox.container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
             )
         )
-        stdio = StdioSocket(attached._sock, sandbox.log)
+        stdio = StdioSocket(attached, sandbox.log)
         await anyio.to_thread.run_sync(docker.start, sandbox.container_id)
         await stdio.send(json.dumps(spec.secrets).encode() + b"\n")
         tasks.start_soon(sandbox._run, stdio)
+        running = True
         with anyio.fail_after(spec.start_timeout):
             await sandbox._ready.wait()
     except TimeoutError as exc:
@@ -183,6 +186,10 @@ async def start_sandbox(docker: Any, spec: SandboxSpec, *, owner: str, tasks: Ta
             sandbox.log.tail(),
         ) from exc
     except BaseException:
+        if stdio is not None and not running:
+            stdio.close()
+        if not running:
+            sandbox._done.set()
         await sandbox.close()
         raise
     if sandbox.client is None:

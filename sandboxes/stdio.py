@@ -13,6 +13,7 @@ import struct
 from collections import deque
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 
 import anyio
 import mcp_types as types
@@ -46,7 +47,10 @@ class BoundedLog:
 class StdioSocket:
     """Frames in, bytes out, on the raw attach socket."""
 
-    def __init__(self, sock: socket.socket, stderr: BoundedLog) -> None:
+    def __init__(self, attached: Any, stderr: BoundedLog) -> None:
+        """`attached` is what `APIClient.attach_socket` returns: a wrapper around the socket."""
+        self._attached = attached
+        sock: socket.socket = attached._sock
         sock.setblocking(False)
         self._sock = sock
         self._stderr = stderr
@@ -102,6 +106,13 @@ class StdioSocket:
             self._sock.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
+        """Close the HTTP response the socket came from first, then the socket itself."""
+        response = getattr(self._attached, "_response", None)
+        with suppress(OSError, ValueError):
+            if response is not None:
+                response.close()
+        with suppress(OSError, ValueError):
+            self._attached.close()
         self._sock.close()
 
 
