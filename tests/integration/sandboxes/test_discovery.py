@@ -14,10 +14,10 @@ import pytest
 from registry import publishing, review
 from registry.lookup import load_tools
 from registry.manifest import parse_manifest, read_manifest
-from registry.models import ReviewStatus, Team, User, pk
+from registry.models import ReviewStatus, ServerVersion, Team, User, pk
 from registry.teams import ensure_team, ensure_user
 from sandboxes.discovery import discover
-from sandboxes.runtime import SandboxRuntime
+from sandboxes.runtime import Launch, SandboxRuntime
 from switchboard.services import Services
 
 pytestmark = pytest.mark.docker
@@ -119,3 +119,30 @@ async def test_missing_required_secret_names_the_fix(services: Services, runtime
         result = await discover(rt, services.sessions, services.secrets, version_id, actor=actor)
     assert result.status == "failed"
     assert "switchboard secret set SERVER CLOCK_API_KEY" in (result.log or "")
+
+
+async def test_egress_server_reaches_only_its_host_through_the_proxy(
+    services: Services, runtime: Opener
+) -> None:
+    """The pypi-info example, egress `pypi.org`: a real lookup works from inside its sandbox."""
+    path = ROOT / "examples" / "pypi-info" / "server.json"
+    version_id, actor = await publish(services, manifest(path))
+    async with runtime() as rt:
+        result = await discover(rt, services.sessions, services.secrets, version_id, actor=actor)
+        assert result.status == "pending", result.log
+        async with services.sessions() as session:
+            version = await session.get(ServerVersion, version_id)
+            assert version is not None
+            target = Launch(
+                key=f"v{version_id}",
+                name="pypi-info",
+                document=version.document,
+                policy=version.policy,
+            )
+        spec = await rt.spec(target)
+        assert spec.profile.network == f"sb-egress-v{version_id}"
+        async with await rt.manager.start(spec) as sandbox:
+            found = await sandbox.call_tool("package_info", {"name": "six"}, timeout=60)
+            assert not found.is_error, found.content
+            assert found.structured_content is not None
+            assert found.structured_content["name"].lower() == "six"
