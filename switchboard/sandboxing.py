@@ -14,7 +14,9 @@ from switchboard.settings import Settings
 def runtime_for(settings: Settings) -> AbstractAsyncContextManager[SandboxRuntime]:
     return open_runtime(
         owner=settings.effective_sandbox_owner,
-        wheelhouse=settings.effective_wheelhouse,
+        wheelhouse=settings.effective_wheelhouse
+        if settings.effective_wheelhouse.is_dir()
+        else None,
         pool_size=settings.sandbox_pool_size,
         idle_timeout=settings.sandbox_idle_seconds,
         max_lifetime=settings.sandbox_max_lifetime_seconds,

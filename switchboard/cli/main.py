@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pydantic import ValidationError
 
 from registry.errors import RegistryError
+from sandboxes.errors import SandboxError
 from switchboard.cli import access, catalog, discovering, reviewing, server
 from switchboard.cli.context import Command
 from switchboard.services import open_services
@@ -56,15 +57,25 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(args.sync_handler(settings, args))
     try:
         asyncio.run(_run(settings, args))
-    except RegistryError as exc:
+    except (RegistryError, SandboxError) as exc:
         sys.exit(f"error: {exc}")
     except KeyboardInterrupt:
         sys.exit(130)
 
 
 async def _run(settings: Settings, args: argparse.Namespace) -> None:
-    async with open_services(settings) as services:
-        await args.handler(Command(services, args))
+    try:
+        async with open_services(settings) as services:
+            await args.handler(Command(services, args))
+    except BaseExceptionGroup as group:
+        raise _single(group) from None
+
+
+def _single(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one error a task group wrapped, so the user sees its message, not a traceback."""
+    while isinstance(group, BaseExceptionGroup) and len(group.exceptions) == 1:
+        group = group.exceptions[0]  # type: ignore[assignment]
+    return group
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ def test_readme_tour(tmp_path: Path, database_url: str) -> None:
         USER="carol",
         TOKEN="tok-e2e-secret",
     )
+    wheels = subprocess.run(["make", "wheelhouse"], cwd=ROOT, env=env, capture_output=True)
+    assert wheels.returncode == 0, wheels.stderr
     with running(["switchboard", "serve"], env, port) as client:
         result = subprocess.run(
             ["bash", "-euo", "pipefail", "-c", tour_script()],
