@@ -7,6 +7,7 @@ skip, so CI can never pass without running the PostgreSQL half.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -62,9 +63,23 @@ async def services(settings: Settings) -> AsyncIterator[Services]:
 
 @pytest.fixture
 async def app(settings: Settings) -> AsyncIterator[Starlette]:
+    """The app with its lifespan running in a task of its own, since the lifespan holds a task
+    group that must be entered and left by one task (fixture set-up and tear-down are two)."""
     application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        yield application
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def serve() -> None:
+        async with application.router.lifespan_context(application):
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(serve())
+    await asyncio.wait([task, asyncio.create_task(started.wait())], return_when="FIRST_COMPLETED")
+    if task.done():
+        task.result()
+    yield application
+    stop.set()
+    await task
 
 
 @pytest.fixture
