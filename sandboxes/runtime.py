@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,9 @@ class SandboxRuntime:
     manager: SandboxManager
     egress: EgressNetworks
     start_timeout: float
+    instance: str = field(default_factory=lambda: uuid.uuid4().hex[:6])
+    """Suffix of this runtime's egress networks: two processes never share (or remove) one."""
+    egress_keys: set[str] = field(default_factory=set)
 
     async def spec(self, target: Launch) -> SandboxSpec:
         """Build (or reuse) the image, join the egress network if any, and describe the start."""
@@ -54,8 +58,10 @@ class SandboxRuntime:
         )
         network = None
         if target.policy.get("egress"):
+            key = f"{target.key}-{self.instance}"
+            self.egress_keys.add(key)
             attachment = await anyio.to_thread.run_sync(
-                self.egress.ensure, target.key, list(target.policy["egress"])
+                self.egress.ensure, key, list(target.policy["egress"])
             )
             network = attachment.network
             plain.update(proxy_environment(attachment))
@@ -102,17 +108,18 @@ async def open_runtime(
         idle_timeout=idle_timeout,
         max_lifetime=max_lifetime,
     )
-    egress = EgressNetworks(client, owner=owner)
+    runtime = SandboxRuntime(
+        client=client,
+        builder=ImageBuilder(client, wheelhouse=wheelhouse),
+        manager=manager,
+        egress=EgressNetworks(client, owner=owner),
+        start_timeout=start_timeout,
+    )
     try:
         async with manager.running():
-            yield SandboxRuntime(
-                client=client,
-                builder=ImageBuilder(client, wheelhouse=wheelhouse),
-                manager=manager,
-                egress=egress,
-                start_timeout=start_timeout,
-            )
+            yield runtime
     finally:
         with anyio.CancelScope(shield=True):
-            await anyio.to_thread.run_sync(egress.remove_all)
+            for key in runtime.egress_keys:
+                await anyio.to_thread.run_sync(runtime.egress.release, key)
             await anyio.to_thread.run_sync(client.close)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from registry.errors import InvalidStateError
 from registry.lookup import get_version
 from registry.models import ReviewStatus, pk
 from sandboxes.discovery import DiscoveryResult
@@ -23,8 +24,13 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 async def discover_command(cmd: Command) -> None:
     async with cmd.services.sessions() as session:
-        _, version = await get_version(
+        server, version = await get_version(
             session, cmd.args.ref, prefer=(ReviewStatus.building, ReviewStatus.failed)
+        )
+    if version.status not in (ReviewStatus.building, ReviewStatus.failed):
+        raise InvalidStateError(
+            f"{server.name}@{version.version} is {version.status}: its tools were discovered "
+            "already; publish a new version to change them"
         )
     report(cmd, await run_discovery(cmd, pk(version)))
 

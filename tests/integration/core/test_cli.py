@@ -30,6 +30,7 @@ def test_publish_review_grant_flow(cli_env: Settings, capsys: pytest.CaptureFixt
     assert "awaiting security review" in run(capsys, "publish", TIME, "--no-discover")
     assert "already published" in fails(capsys, "publish", TIME, "--no-discover")
 
+    assert "discovered already" in fails(capsys, "discover", "time@2025.9.25")
     queue = json.loads(run(capsys, "--json", "review", "list"))
     assert [(e["slug"], e["status"]) for e in queue] == [("time", "pending")]
     shown = run(capsys, "review", "show", "time")

@@ -140,7 +140,7 @@ async def test_egress_server_reaches_only_its_host_through_the_proxy(
                 policy=version.policy,
             )
         spec = await rt.spec(target)
-        assert spec.profile.network == f"sb-egress-v{version_id}"
+        assert spec.profile.network == f"sb-egress-v{version_id}-{rt.instance}"
         async with await rt.manager.start(spec) as sandbox:
             found = await sandbox.call_tool("package_info", {"name": "six"}, timeout=60)
             assert not found.is_error, found.content
