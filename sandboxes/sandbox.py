@@ -111,8 +111,14 @@ class Sandbox:
             )
         try:
             return await call(self.client)
-        except MCPError:
-            raise
+        except MCPError as exc:
+            if exc.error.code != types.CONNECTION_CLOSED:
+                raise
+            self.broken = True
+            raise SandboxCrashedError(
+                f"{self.spec.name}: the server stopped during {what}; it will be replaced"
+                + self._log_suffix()
+            ) from exc
         except (
             anyio.ClosedResourceError,
             anyio.BrokenResourceError,
@@ -193,9 +199,11 @@ async def start_sandbox(docker: Any, spec: SandboxSpec, *, owner: str, tasks: Ta
         await sandbox.close()
         raise
     if sandbox.client is None:
+        exit_code = await anyio.to_thread.run_sync(_exit_code, docker, sandbox.container_id)
         await sandbox.close()
         raise SandboxStartError(
-            f"{spec.name}: the server did not start: {sandbox._failure or 'it exited'}",
+            f"{spec.name}: the server exited before answering `initialize`"
+            + (f" (exit code {exit_code})" if exit_code is not None else ""),
             sandbox.log.tail(),
         )
     return sandbox
@@ -212,3 +220,11 @@ class _StreamsTransport:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
+
+
+def _exit_code(docker: Any, container_id: str) -> int | None:
+    try:
+        state = docker.inspect_container(container_id)["State"]
+    except Exception:
+        return None
+    return None if state.get("Running") else int(state.get("ExitCode", 0))

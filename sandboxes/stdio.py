@@ -101,6 +101,10 @@ class StdioSocket:
             else:
                 self._stderr.write(payload)
 
+    def note(self, message: str) -> None:
+        """Add Switchboard's own explanation to the server's log."""
+        self._stderr.write(message.encode() + b"\n")
+
     def close_stdin(self) -> None:
         with suppress(OSError):
             self._sock.shutdown(socket.SHUT_WR)
@@ -140,14 +144,18 @@ async def socket_transport(stdio: StdioSocket) -> AsyncIterator[TransportStreams
         async with to_session:
             pending = bytearray()
             async for chunk in stdio.stdout_chunks():
-                pending += chunk
-                *lines, rest = pending.split(b"\n")
-                pending = bytearray(rest)
-                for line in lines:
-                    if line.strip():
-                        await to_session.send(parse_line(bytes(line)))
+                if b"\n" not in chunk:
+                    pending += chunk
+                else:
+                    *lines, rest = (bytes(pending) + chunk).split(b"\n")
+                    pending = bytearray(rest)
+                    for line in lines:
+                        if line.strip():
+                            await to_session.send(parse_line(line))
                 if len(pending) > MAX_LINE:
-                    await to_session.send(ValueError("server wrote a stdout line over 8 MiB"))
+                    stdio.note(
+                        "[switchboard] the server wrote a stdout line over 8 MiB; session closed"
+                    )
                     return
 
     async def pump_stdin() -> None:

@@ -44,7 +44,7 @@ COPY pick-command {PICK_COMMAND}
 
 _EPILOGUE = f"""\
 USER 10001:10001
-ENV HOME=/tmp
+ENV HOME=/tmp TINI_SUBREAPER=1
 ENTRYPOINT ["/usr/bin/tini", "--", "{SB_ENTRY}"]
 """
 

@@ -46,15 +46,12 @@ SandboxStartError "no answer to `initialize` within 3 s"; container removed |
 CapEff/CapPrm/CapBnd/CapAmb 0, NoNewPrivs 1, Seccomp 2; setuid `su` keeps euid 10001 |
 | anything left behind | owner label on every container; manager shutdown | \
 `docker ps -a --filter label=dev.switchboard.owner=<owner>` is empty |
-
-Known bug (reported, see `_expect_crash`): a server that exits or breaks the protocol mid-call
-surfaces as the SDK's `MCPError("Connection closed")` instead of `SandboxCrashedError`; those
-cases xfail on that one assertion, after every containment check has passed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import socket
 import subprocess
@@ -73,7 +70,6 @@ import docker
 import mcp_types as types
 import pytest
 import pytest_asyncio
-from mcp.shared.exceptions import MCPError
 
 from sandboxes.errors import SandboxCrashedError, SandboxStartError, SandboxTimeoutError
 from sandboxes.images import BuiltImage, ImageBuilder, ImageSpec
@@ -341,17 +337,7 @@ async def assert_fresh_sandbox_works(h: Harness) -> None:
 
 
 def _expect_crash(outcome: Any, sandbox: Sandbox) -> None:
-    """The server died or broke the protocol mid-call: Switchboard must say so as a crash.
-
-    Known bug: `Sandbox._request` re-raises every `MCPError`, including the SDK's
-    `CONNECTION_CLOSED` that in-flight calls get when the server's stdout ends, so callers see
-    `MCPError("Connection closed")` and `sandbox.broken` is still False for a moment.
-    """
-    if isinstance(outcome, MCPError) and outcome.error.code == types.CONNECTION_CLOSED:
-        pytest.xfail(
-            "sandboxes/sandbox.py `_request` lets MCPError(CONNECTION_CLOSED) through instead "
-            "of raising SandboxCrashedError and marking the sandbox broken"
-        )
+    """The server died or broke the protocol mid-call: Switchboard must say so as a crash."""
     assert isinstance(outcome, SandboxCrashedError), repr(outcome)
     assert "stopped during tools/call" in str(outcome)
     assert sandbox.broken
@@ -499,6 +485,9 @@ async def test_egress_allows_only_the_allowlist_through_the_proxy(
         )
         port = host_listener.port
         host_listener.peers.clear()
+        direct = [*_host_addresses(harness).values(), gateway, "169.254.169.254"]
+        with contextlib.suppress(OSError):
+            direct.append(socket.gethostbyname("pypi.org"))  # allowed by name, not directly
         calls: list[tuple[str, dict[str, Any]]] = [
             ("http_get", {"url": "https://pypi.org/simple/"}),
             ("http_get", {"url": "https://example.com/"}),
@@ -507,12 +496,10 @@ async def test_egress_allows_only_the_allowlist_through_the_proxy(
                 ("http_get", {"url": f"http://{address}:{port}/"})
                 for address in _host_addresses(harness).values()
             ],
-            ("http_get", {"url": "https://pypi.org/simple/", "use_proxy": False}),
-            ("http_get", {"url": "https://example.com/", "use_proxy": False}),
-            *[
-                ("connect", {"host": address, "port": port, "timeout": 1.5})
-                for address in [*_host_addresses(harness).values(), gateway, "169.254.169.254"]
-            ],
+            ("resolve", {"name": "example.com"}),
+            ("resolve", {"name": "pypi.org"}),
+            *[("connect", {"host": address, "port": port, "timeout": 1}) for address in direct],
+            ("connect", {"host": direct[-1], "port": 443, "timeout": 1}),
         ]
         async with harness.sandbox(profile=profile) as sandbox:
             results = []
@@ -526,11 +513,11 @@ async def test_egress_allows_only_the_allowlist_through_the_proxy(
     assert allowed["status"] == 200, "positive control: the allowlisted host is reachable"
     for tool, arguments, found in refused:
         if tool == "connect":
-            assert found["connected"] is False, arguments
+            assert found["connected"] is False, (arguments, found)
+        elif tool == "resolve":
+            assert found["addresses"] == [], (arguments, found)
         else:
-            assert found["status"] in (None, 403), arguments
-            if arguments.get("use_proxy", True):
-                assert "403" in f"{found['status']} {found['error']}", arguments
+            assert "403" in f"{found['status']} {found['error']}", (arguments, found)
     await anyio.sleep(0.2)
     assert host_listener.peers == []
 
@@ -670,7 +657,9 @@ async def test_never_answering_initialize_is_a_start_error(harness: Harness) -> 
 async def test_exiting_before_initialize_is_a_start_error_with_its_log(harness: Harness) -> None:
     seen = await attack(harness, harness.manager.start(harness.spec("exit", start_timeout=10)))
     assert isinstance(seen.outcome, SandboxStartError), repr(seen.outcome)
-    assert "hostile-exit: the server did not start" in str(seen.outcome)
+    assert "hostile-exit: the server exited before answering `initialize` (exit code" in str(
+        seen.outcome
+    )
     assert "hostile: refusing to start (mode exit)" in seen.outcome.log
     assert [c["Id"] for c in harness.containers()] == [harness.reference.container_id]
 
