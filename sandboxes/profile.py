@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,7 +43,7 @@ class RunProfile:
             tmpfs={TMP: f"rw,noexec,nosuid,nodev,size={limits.tmp_mb}m"},
             mem_limit=f"{limits.memory_mb}m",
             memswap_limit=f"{limits.memory_mb}m",
-            nano_cpus=int(limits.cpus * 1_000_000_000),
+            nano_cpus=int(min(limits.cpus, os.cpu_count() or 1) * 1_000_000_000),
             pids_limit=limits.pids,
             init=True,
             network_mode=self.network or "none",

@@ -61,10 +61,10 @@ class StdioSocket:
     async def send(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
-            await anyio.wait_writable(self._sock)
             try:
                 sent = self._sock.send(view)
             except BlockingIOError:
+                await anyio.wait_writable(self._sock)
                 continue
             view = view[sent:]
 
@@ -104,10 +104,6 @@ class StdioSocket:
     def note(self, message: str) -> None:
         """Add Switchboard's own explanation to the server's log."""
         self._stderr.write(message.encode() + b"\n")
-
-    def close_stdin(self) -> None:
-        with suppress(OSError):
-            self._sock.shutdown(socket.SHUT_WR)
 
     def close(self) -> None:
         """Close the HTTP response the socket came from first, then the socket itself."""
