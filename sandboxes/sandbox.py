@@ -148,7 +148,7 @@ class Sandbox:
         try:
             self.docker.remove_container(self.container_id, force=True)
         except Exception as exc:
-            if getattr(getattr(exc, "response", None), "status_code", None) != 404:
+            if getattr(getattr(exc, "response", None), "status_code", None) not in (404, 409):
                 raise
 
     async def __aenter__(self) -> Sandbox:
