@@ -6,8 +6,6 @@ whatever a previous run left behind, and on shutdown it removes everything it st
 
 from __future__ import annotations
 
-import os
-import socket
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,8 +14,9 @@ import anyio
 from anyio.abc import TaskGroup
 
 from sandboxes.errors import SandboxError
+from sandboxes.ownership import OWNER, left_behind
 from sandboxes.pool import WarmPool
-from sandboxes.profile import KIND, MANAGED, OWNER, PROCESS
+from sandboxes.profile import KIND, MANAGED
 from sandboxes.sandbox import Sandbox, SandboxSpec, start_sandbox
 
 EXPIRY_INTERVAL = 5.0
@@ -66,11 +65,9 @@ class SandboxManager:
             all=True,
             filters={"label": [f"{MANAGED}=true", f"{KIND}=tool", f"{OWNER}={self.owner}"]},
         )
-        host = socket.gethostname()
         removed = 0
         for container in owned:
-            origin, _, pid = (container.get("Labels") or {}).get(PROCESS, "").rpartition(":")
-            if origin == host and not _alive(pid):
+            if left_behind(container.get("Labels")):
                 self.docker.remove_container(container["Id"], force=True)
                 removed += 1
         return removed
@@ -129,17 +126,3 @@ class SandboxManager:
                 await pool.expire()
             for sandbox in [s for s in self._live if s.broken]:
                 await self.discard(sandbox)
-
-
-def _alive(pid: str) -> bool:
-    if not pid.isdigit():
-        return False
-    if int(pid) == os.getpid():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -6,10 +6,10 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandboxes.ownership import OWNER, PROCESS
+
 MANAGED = "dev.switchboard.managed"
 KIND = "dev.switchboard.kind"
-OWNER = "dev.switchboard.owner"
-PROCESS = "dev.switchboard.process"
 SANDBOX_USER = "10001:10001"
 TMP = "/tmp"  # noqa: S108  (the container's own private tmpfs)
 

@@ -115,6 +115,7 @@ async def open_runtime(
         egress=EgressNetworks(client, owner=owner),
         start_timeout=start_timeout,
     )
+    await anyio.to_thread.run_sync(runtime.egress.remove_leftovers)
     try:
         async with manager.running():
             yield runtime

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,6 +14,7 @@ from mcp import Client
 from mcp.shared.exceptions import MCPError
 
 from sandboxes.errors import SandboxCrashedError, SandboxStartError, SandboxTimeoutError
+from sandboxes.ownership import this_process
 from sandboxes.profile import RunProfile
 from sandboxes.stdio import BoundedLog, StdioSocket, socket_transport
 
@@ -156,11 +155,6 @@ class Sandbox:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
-
-
-def this_process() -> str:
-    """`host:pid`, so a later start-up can tell its own dead leftovers from a live neighbour's."""
-    return f"{socket.gethostname()}:{os.getpid()}"
 
 
 async def start_sandbox(docker: Any, spec: SandboxSpec, *, owner: str, tasks: TaskGroup) -> Sandbox:

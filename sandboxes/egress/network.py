@@ -23,9 +23,10 @@ import docker
 from sandboxes.egress.errors import EgressError
 from sandboxes.egress.image import LABELS, ensure_proxy_image
 from sandboxes.egress.policy import parse_allowlist
+from sandboxes.ownership import OWNER, PROCESS, left_behind, this_process
 
 PROXY_PORT = 3128
-OWNER_LABEL = "dev.switchboard.owner"
+OWNER_LABEL = OWNER
 ALLOW_LABEL = "dev.switchboard.egress.allow"
 _KEY = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,47}$")
 _READY_TIMEOUT = 20.0
@@ -65,7 +66,8 @@ class EgressNetworks:
     ) -> None:
         self._client = client
         self._base_image = base_image
-        self._labels = {**LABELS, OWNER_LABEL: owner}
+        self._owner_labels = {**LABELS, OWNER_LABEL: owner}
+        self._labels = {**self._owner_labels, PROCESS: this_process()}
         self._lock = threading.Lock()
 
     def ensure(self, key: str, allowed: list[str]) -> EgressAttachment:
@@ -92,6 +94,17 @@ class EgressNetworks:
                 container.remove(force=True)
             for network in self._find_networks(name):
                 _remove_network(network)
+
+    def remove_leftovers(self) -> None:
+        """Remove this owner's proxies and networks whose process on this host is gone."""
+        owned = [f"{k}={v}" for k, v in self._owner_labels.items()]
+        with self._lock:
+            for container in self._client.containers.list(all=True, filters={"label": owned}):
+                if left_behind(container.labels):
+                    container.remove(force=True)
+            for network in self._client.networks.list(filters={"label": owned}):
+                if left_behind(network.attrs.get("Labels")):
+                    _remove_network(network)
 
     def remove_all(self) -> None:
         """Removes every egress proxy and network this owner created (for shutdown and tests)."""

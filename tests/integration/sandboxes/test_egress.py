@@ -16,6 +16,8 @@ import docker
 import pytest
 
 from sandboxes.egress import EgressAttachment, EgressNetworks, proxy_environment
+from sandboxes.images import ImageBuilder
+from sandboxes.ownership import OWNER, PROCESS
 
 pytestmark = pytest.mark.docker
 
@@ -218,3 +220,21 @@ def test_release_and_remove_all_leave_nothing(client: Any) -> None:
     owned = {"label": [f"dev.switchboard.owner={owner}"]}
     assert client.containers.list(all=True, filters=owned) == []
     assert client.networks.list(filters=owned) == []
+
+
+def test_leftovers_of_dead_processes_are_swept(docker_client: docker.DockerClient) -> None:
+    """A crashed process's proxy and network go at the next start; a live process's stay."""
+    ImageBuilder(docker_client).base()
+    owner = f"sweep-{uuid.uuid4().hex[:8]}"
+    dead = EgressNetworks(docker_client, owner=owner)
+    dead._labels[PROCESS] = f"{socket.gethostname()}:999999999"
+    dead.ensure("dead", ["pypi.org"])
+    alive = EgressNetworks(docker_client, owner=owner)
+    alive.ensure("alive", ["pypi.org"])
+    try:
+        alive.remove_leftovers()
+        names = {n.name for n in docker_client.networks.list(filters={"label": f"{OWNER}={owner}"})}
+        assert names == {"sb-egress-alive"}
+    finally:
+        alive.remove_all()
+        dead.remove_all()

@@ -74,7 +74,8 @@ import pytest_asyncio
 from sandboxes.errors import SandboxCrashedError, SandboxStartError, SandboxTimeoutError
 from sandboxes.images import BuiltImage, ImageBuilder, ImageSpec
 from sandboxes.manager import SandboxManager
-from sandboxes.profile import OWNER, Limits, RunProfile
+from sandboxes.ownership import OWNER
+from sandboxes.profile import Limits, RunProfile
 from sandboxes.sandbox import Sandbox, SandboxSpec
 
 pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]

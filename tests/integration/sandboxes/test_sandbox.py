@@ -15,7 +15,7 @@ import pytest
 from sandboxes.errors import SandboxTimeoutError
 from sandboxes.images import ImageSpec
 from sandboxes.manager import SandboxManager
-from sandboxes.profile import OWNER, PROCESS
+from sandboxes.ownership import OWNER, PROCESS
 from sandboxes.runtime import SandboxRuntime
 from sandboxes.sandbox import SandboxSpec
 
