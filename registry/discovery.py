@@ -7,9 +7,10 @@ import re
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry.errors import InvalidStateError
-from registry.models import ReviewEvent, ReviewStatus, ServerVersion, User, pk
+from registry.models import ReviewStatus, ServerVersion, User
 from registry.publishing import store_tools
 from registry.tooldefs import Tool, ToolDefinition
+from registry.transitions import move
 
 MAX_LOG = 64 * 1024
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
@@ -39,7 +40,7 @@ async def record_discovery(
         [ToolDefinition(tool=tool) for tool in tools],
         version.policy.get("toolScopes", {}),
     )
-    await _move(session, version, ReviewStatus.pending, actor, f"discovered {len(tools)} tools")
+    await move(session, version, ReviewStatus.pending, actor, f"discovered {len(tools)} tools")
     version.build_log = None
     return []
 
@@ -48,24 +49,7 @@ async def record_failure(
     session: AsyncSession, version: ServerVersion, log: str, *, actor: User
 ) -> None:
     version.build_log = _ANSI.sub("", log)[-MAX_LOG:]
-    await _move(session, version, ReviewStatus.failed, actor, log.strip().splitlines()[0][:500])
-
-
-async def _move(
-    session: AsyncSession, version: ServerVersion, status: ReviewStatus, actor: User, reason: str
-) -> None:
-    session.add(
-        ReviewEvent(
-            version_id=pk(version),
-            from_status=version.status,
-            to_status=status,
-            actor_id=pk(actor),
-            reason=reason,
-        )
-    )
-    version.status = status
-    session.add(version)
-    await session.flush()
+    await move(session, version, ReviewStatus.failed, actor, log.strip().splitlines()[0][:500])
 
 
 def _require(version: ServerVersion, *states: ReviewStatus) -> None:

@@ -26,6 +26,7 @@ from registry.models import (
     utcnow,
 )
 from registry.tooldefs import ToolDefinition
+from registry.transitions import move
 
 AWAITING = (ReviewStatus.pending, ReviewStatus.quarantined)
 
@@ -154,20 +155,10 @@ async def _decide(
     actor: User,
     reason: str | None,
 ) -> None:
-    session.add(
-        ReviewEvent(
-            version_id=pk(version),
-            from_status=version.status,
-            to_status=status,
-            actor_id=pk(actor),
-            reason=reason,
-        )
-    )
-    version.status = status
     version.reviewed_by_id = pk(actor)
     version.reviewed_at = utcnow()
     version.review_reason = reason
-    session.add(version)
+    await move(session, version, status, actor, reason)
 
 
 async def _describe(session: AsyncSession, server: Server, version: ServerVersion) -> VersionReview:
