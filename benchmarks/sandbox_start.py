@@ -38,13 +38,17 @@ HOST_COMMAND = str(Path(sys.executable).parent / "switchboard-example-clock")
 CALL = ("current_time", {"timezone": "Europe/Paris"})
 
 
-async def median(action: Callable[[], Awaitable[Any]], repeats: int) -> float:
-    samples = []
+async def side_by_side(
+    first: Callable[[], Awaitable[Any]], second: Callable[[], Awaitable[Any]], repeats: int
+) -> tuple[float, float]:
+    """Medians of the two actions timed alternately, so drift on a noisy machine hits both."""
+    samples: tuple[list[float], list[float]] = ([], [])
     for _ in range(repeats):
-        start = time.perf_counter()
-        await action()
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples)
+        for action, timings in ((first, samples[0]), (second, samples[1])):
+            start = time.perf_counter()
+            await action()
+            timings.append(time.perf_counter() - start)
+    return statistics.median(samples[0]), statistics.median(samples[1])
 
 
 def build_image(workdir: Path) -> str:
@@ -96,15 +100,18 @@ async def main(repeats: int) -> int:
 
         await host_cold()  # warm the page cache for both sides
         await sandbox_cold()
-        cold_rounds = max(3, repeats // 10)
-        results["host_cold"] = await median(host_cold, cold_rounds)
-        results["sandbox_cold"] = await median(sandbox_cold, cold_rounds)
+        results["host_cold"], results["sandbox_cold"] = await side_by_side(
+            host_cold, sandbox_cold, max(3, repeats // 10)
+        )
 
-        async with Client(StdioServerParameters(command=HOST_COMMAND)) as host:
-            results["host_call"] = await median(lambda: host.call_tool(*CALL), repeats)
-        async with await manager.start(spec) as sandbox:
-            results["sandbox_call"] = await median(
-                lambda: sandbox.call_tool(*CALL, timeout=10), repeats
+        async with (
+            Client(StdioServerParameters(command=HOST_COMMAND)) as host,
+            await manager.start(spec) as sandbox,
+        ):
+            results["host_call"], results["sandbox_call"] = await side_by_side(
+                lambda: host.call_tool(*CALL),
+                lambda: sandbox.call_tool(*CALL, timeout=10),
+                repeats,
             )
 
         pool = manager.pool("clock", lambda: spec)
