@@ -195,11 +195,11 @@ async def start_sandbox(docker: Any, spec: SandboxSpec, *, owner: str, tasks: Ta
     if sandbox.client is None:
         exit_code = await anyio.to_thread.run_sync(_exit_code, docker, sandbox.container_id)
         await sandbox.close()
-        raise SandboxStartError(
-            f"{spec.name}: the server exited before answering `initialize`"
-            + (f" (exit code {exit_code})" if exit_code is not None else ""),
-            sandbox.log.tail(),
-        )
+        if exit_code is not None:
+            reason = f"the server exited before answering `initialize` (exit code {exit_code})"
+        else:
+            reason = f"`initialize` failed: {_innermost(sandbox._failure)}"
+        raise SandboxStartError(f"{spec.name}: {reason}", sandbox.log.tail())
     return sandbox
 
 
@@ -222,3 +222,10 @@ def _exit_code(docker: Any, container_id: str) -> int | None:
     except Exception:
         return None
     return None if state.get("Running") else int(state.get("ExitCode", 0))
+
+
+def _innermost(error: BaseException | None) -> BaseException | str:
+    """The error a task group wrapped, for a message a person can read."""
+    while isinstance(error, BaseExceptionGroup) and len(error.exceptions) == 1:
+        error = error.exceptions[0]
+    return error if error is not None else "the session ended"
