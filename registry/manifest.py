@@ -15,6 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from registry.documents import read_document
 from registry.errors import InvalidDocumentError, Problem
 from registry.pointers import json_pointer, problems_from_validation
 from registry.policy import POLICY_KEY, Policy
@@ -148,13 +149,7 @@ class ParsedManifest(BaseModel):
 
 def read_manifest(path: Path) -> ParsedManifest:
     """Read and validate a manifest file; every problem is reported with its JSON pointer."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise InvalidDocumentError(
-            str(path), [Problem("", f"cannot read file: {exc.strerror}")]
-        ) from exc
-    return parse_manifest(data, str(path))
+    return parse_manifest(read_document(path), str(path))
 
 
 def parse_manifest(data: bytes | str | dict[str, Any], source: str) -> ParsedManifest:

@@ -204,20 +204,21 @@ async def _diff_against_live(
     session: AsyncSession, server: Server, version: ServerVersion, tools: list[ToolDefinition]
 ) -> VersionDiff:
     """Compare with the version callers get now (or the last approved one before it)."""
-    baseline = (
-        await session.exec(
-            select(ServerVersion)
-            .where(
-                ServerVersion.server_id == pk(server),
-                ServerVersion.status == ReviewStatus.approved,
-                ServerVersion.id != pk(version),
-            )
-            .order_by(col(ServerVersion.reviewed_at).desc(), col(ServerVersion.id).desc())
-        )
-    ).first()
+    baseline = None
     if server.live_version_id not in (None, pk(version)):
-        live = await session.get(ServerVersion, server.live_version_id)
-        baseline = live if live is not None else baseline
+        baseline = await session.get(ServerVersion, server.live_version_id)
+    if baseline is None:
+        baseline = (
+            await session.exec(
+                select(ServerVersion)
+                .where(
+                    ServerVersion.server_id == pk(server),
+                    ServerVersion.status == ReviewStatus.approved,
+                    ServerVersion.id != pk(version),
+                )
+                .order_by(col(ServerVersion.reviewed_at).desc(), col(ServerVersion.id).desc())
+            )
+        ).first()
     if baseline is None or baseline.id is None:
         return diff_versions([], tools)
     return diff_versions(

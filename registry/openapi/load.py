@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from registry.documents import read_document
 from registry.errors import InvalidDocumentError, Problem
 from registry.openapi.structure import check_structure
 from registry.openapi.yaml_loader import load_yaml
@@ -15,12 +16,7 @@ from registry.openapi.yaml_loader import load_yaml
 
 def read_openapi(path: Path) -> dict[str, Any]:
     """Read and check an OpenAPI document file (`.json`, `.yaml` or `.yml`)."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        problem = Problem("", f"cannot read file: {exc.strerror}")
-        raise InvalidDocumentError(str(path), [problem]) from exc
-    return load_openapi(data, str(path))
+    return load_openapi(read_document(path), str(path))
 
 
 def load_openapi(data: bytes, source: str) -> dict[str, Any]:

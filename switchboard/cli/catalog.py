@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 
 from registry import publishing, review
-from registry.errors import InvalidDocumentError, Problem
+from registry.documents import read_document
 from registry.listing import server_summaries
 from registry.manifest import read_manifest
 from registry.models import ReviewStatus, Server, ServerVersion, pk
@@ -59,15 +59,6 @@ def _owner_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--slug", help="short tool-name prefix on first publish (default: derived)")
 
 
-async def _read(path: Path) -> bytes:
-    try:
-        return await anyio.Path(path).read_bytes()
-    except OSError as exc:
-        raise InvalidDocumentError(
-            str(path), [Problem("", f"cannot read file: {exc.strerror}")]
-        ) from exc
-
-
 async def publish_command(cmd: Command) -> None:
     parsed = await anyio.to_thread.run_sync(read_manifest, cmd.args.path)
     sandboxed = bool(parsed.manifest.packages) and not cmd.args.no_discover
@@ -93,7 +84,7 @@ async def publish_command(cmd: Command) -> None:
 
 
 async def import_openapi_command(cmd: Command) -> None:
-    data = await _read(cmd.args.spec)
+    data = await anyio.to_thread.run_sync(read_document, cmd.args.spec)
     async with cmd.services.transaction() as session:
         team = await get_team(session, cmd.args.team or cmd.services.settings.default_team)
         version = await publishing.import_openapi(

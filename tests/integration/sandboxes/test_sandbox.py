@@ -16,6 +16,7 @@ from sandboxes.errors import SandboxTimeoutError
 from sandboxes.images import ImageSpec
 from sandboxes.manager import SandboxManager
 from sandboxes.ownership import OWNER, PROCESS
+from sandboxes.pool import WarmPool
 from sandboxes.runtime import SandboxRuntime
 from sandboxes.sandbox import SandboxSpec
 
@@ -30,6 +31,16 @@ async def clock_spec(runtime: SandboxRuntime, **changes: object) -> SandboxSpec:
     image = await anyio.to_thread.run_sync(runtime.builder.ensure, CLOCK)
     spec = SandboxSpec(image_id=image.image_id, command=image.command, name="clock")
     return SandboxSpec(**{**spec.__dict__, **changes})  # type: ignore[arg-type]
+
+
+async def warm_pool(rt: SandboxRuntime, spec: SandboxSpec) -> WarmPool:
+    """The clock's pool once its first warm sandbox is ready."""
+    pool = rt.manager.pool("clock", lambda: spec)
+    pool.refill()
+    with anyio.fail_after(60):
+        while pool.idle < 1:
+            await anyio.sleep(0.05)
+    return pool
 
 
 async def test_hardened_profile_is_applied(
@@ -82,11 +93,7 @@ async def test_secrets_reach_the_server_but_not_docker(
 async def test_warm_pool_serves_initialised_sandboxes(runtime: Opener) -> None:
     async with runtime() as rt:
         spec = await clock_spec(rt)
-        pool = rt.manager.pool("clock", lambda: spec)
-        pool.refill()
-        with anyio.fail_after(60):
-            while pool.idle < 1:
-                await anyio.sleep(0.05)
+        pool = await warm_pool(rt, spec)
         warm = pool._idle[0]
         async with rt.manager.session("clock", lambda: spec) as sandbox:
             assert sandbox is warm
@@ -99,11 +106,7 @@ async def test_crashed_idle_sandbox_is_replaced(
 ) -> None:
     async with runtime() as rt:
         spec = await clock_spec(rt)
-        pool = rt.manager.pool("clock", lambda: spec)
-        pool.refill()
-        with anyio.fail_after(60):
-            while pool.idle < 1:
-                await anyio.sleep(0.05)
+        pool = await warm_pool(rt, spec)
         dead = pool._idle[0]
         docker_client.api.kill(dead.container_id)
         with anyio.fail_after(10):
