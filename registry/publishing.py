@@ -44,13 +44,15 @@ async def publish_manifest(
     team: Team,
     actor: User,
     slug: str | None = None,
-    status: ReviewStatus = ReviewStatus.pending,
+    discover: bool = False,
 ) -> ServerVersion:
     """Record what the manifest declares as a new version; its tools come with discovery.
 
-    `building` when a sandbox will discover the tools next; `pending` records the manifest alone.
+    The version is `building` when a sandbox is to discover its tools next (a package, and
+    `discover`), else `pending` with the manifest alone (a remote, or discovery declined).
     """
     manifest = parsed.manifest
+    sandboxed = discover and bool(manifest.packages)
     return await _publish(
         session,
         name=manifest.name,
@@ -63,7 +65,7 @@ async def publish_manifest(
         team=team,
         actor=actor,
         slug=slug,
-        status=status,
+        status=ReviewStatus.building if sandboxed else ReviewStatus.pending,
     )
 
 

@@ -61,7 +61,6 @@ def _owner_options(parser: argparse.ArgumentParser) -> None:
 
 async def publish_command(cmd: Command) -> None:
     parsed = await anyio.to_thread.run_sync(read_manifest, cmd.args.path)
-    sandboxed = bool(parsed.manifest.packages) and not cmd.args.no_discover
     async with cmd.services.transaction() as session:
         team = await get_team(session, cmd.args.team or cmd.services.settings.default_team)
         version = await publishing.publish_manifest(
@@ -70,9 +69,9 @@ async def publish_command(cmd: Command) -> None:
             team=team,
             actor=await cmd.actor(session),
             slug=cmd.args.slug,
-            status=ReviewStatus.building if sandboxed else ReviewStatus.pending,
+            discover=not cmd.args.no_discover,
         )
-    if not sandboxed:
+    if version.status != ReviewStatus.building:
         await _report_published(cmd, parsed.manifest.name, version)
         return
     if not cmd.as_json:

@@ -51,7 +51,6 @@ async def publish_server(
     """Record the version; its sandbox is built and its tools listed in the background."""
     svc = services(request)
     parsed = parse_manifest(body.model_dump(by_alias=True), "request body")
-    sandboxed = bool(parsed.manifest.packages) and discover not in ("false", "0", "no")
     async with svc.transaction() as session:
         owner = await get_team(session, team or svc.settings.default_team)
         actor = await ensure_user(session, actor_name(request))
@@ -61,9 +60,9 @@ async def publish_server(
             team=owner,
             actor=actor,
             slug=slug,
-            status=ReviewStatus.building if sandboxed else ReviewStatus.pending,
+            discover=discover not in ("false", "0", "no"),
         )
-    if sandboxed:
+    if version.status == ReviewStatus.building:
         request.app.state.jobs.start_soon(
             request.app.state.discover, svc, pk(version), actor.username
         )

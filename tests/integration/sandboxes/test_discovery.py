@@ -14,7 +14,7 @@ import pytest
 from registry import publishing, review
 from registry.lookup import load_tools
 from registry.manifest import parse_manifest, read_manifest
-from registry.models import ReviewStatus, ServerVersion, Team, User, pk
+from registry.models import ServerVersion, Team, User, pk
 from registry.teams import ensure_team, ensure_user
 from sandboxes.discovery import discover
 from sandboxes.runtime import Launch, SandboxRuntime
@@ -36,7 +36,7 @@ async def publish(services: Services, document: dict[str, Any]) -> tuple[int, Us
             parse_manifest(document, "server.json"),
             team=team,
             actor=actor,
-            status=ReviewStatus.building,
+            discover=True,
         )
     return pk(version), actor
 
