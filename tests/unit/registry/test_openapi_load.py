@@ -164,6 +164,7 @@ def test_yaml_1_2_scalars_stay_strings() -> None:
 
 def test_deep_nesting_is_refused_without_crashing() -> None:
     (yaml_problem,) = problems(b"openapi: " + b"[" * 100_000)
-    assert "nested deeper than" in yaml_problem.message
+    # Our own depth check, or libyaml's when it is new enough to refuse first (PyYAML >= 6.0.3).
+    assert "nested deeper than" in yaml_problem.message or "nesting depth" in yaml_problem.message
     (json_problem,) = problems(b'{"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}")
     assert "nested too deeply" in json_problem.message
