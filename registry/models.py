@@ -44,11 +44,30 @@ class Team(SQLModel, table=True):
     created_at: datetime = _timestamp()
 
 
+class Role(enum.StrEnum):
+    """What a person may do; each role includes the ones below it."""
+
+    user = "user"
+    developer = "developer"
+    security = "security"
+    admin = "admin"
+
+
 class User(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     username: str = Field(sa_column=Column(String(128), unique=True, nullable=False))
     display_name: str | None = Field(default=None, max_length=200)
     created_at: datetime = _timestamp()
+    role: Role = Field(default=Role.user, sa_type=String(16))
+    password_hash: str | None = Field(default=None, max_length=255, repr=False)
+    """argon2id; `None` for accounts that sign in only through single sign-on, or not at all."""
+    disabled: bool = Field(default=False)
+    failed_signins: int = Field(default=0)
+    locked_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    external_subject: str | None = Field(
+        default=None, sa_column=Column(String(512), unique=True, nullable=True)
+    )
+    """`issuer|sub` of the single sign-on identity linked to this account."""
 
 
 class Membership(SQLModel, table=True):

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -69,6 +69,44 @@ class Settings(BaseSettings):
         description="Label value marking this deployment's containers, so start-up removes only "
         "its own leftovers. Default: derived from the data dir.",
     )
+    admin_password: SecretStr | None = Field(
+        default=None,
+        description="Password for the first admin account `switchboard init` creates. Default: "
+        "a generated one, printed once.",
+    )
+    admin_username: str = Field(default="admin", description="Name of the first admin account.")
+    access_token_seconds: int = Field(
+        default=900, ge=60, le=86400, description="Lifetime of OAuth access tokens (JWTs)."
+    )
+    refresh_token_days: int = Field(
+        default=30, ge=1, le=365, description="Lifetime of a refresh token chain without use."
+    )
+    session_hours: int = Field(
+        default=12, ge=1, le=720, description="How long a web sign-in lasts."
+    )
+    signin_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Wrong passwords in a row that lock an account."
+    )
+    signin_lockout_seconds: int = Field(
+        default=900, ge=1, description="How long an account stays locked after those failures."
+    )
+    signing_key_rotation_days: int = Field(
+        default=30, ge=1, le=365, description="Age at which the JWT signing key is replaced."
+    )
+    oidc_issuer: str | None = Field(
+        default=None,
+        description="OpenID Connect provider for single sign-on (its issuer URL). Unset: local "
+        "accounts only.",
+    )
+    oidc_client_id: str | None = Field(default=None, description="Client ID at the provider.")
+    oidc_client_secret: SecretStr | None = Field(
+        default=None, description="Client secret at the provider."
+    )
+    oidc_teams_claim: str = Field(
+        default="groups",
+        description="ID-token claim listing the user's groups; each one that names a "
+        "Switchboard team makes the user a member.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the server: debug, info, warning, error."
     )
@@ -93,6 +131,15 @@ class Settings(BaseSettings):
     @property
     def effective_public_url(self) -> str:
         return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def mcp_url(self) -> str:
+        """The MCP endpoint's canonical URI: the audience every access token is bound to."""
+        return f"{self.effective_public_url}/mcp"
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.effective_public_url.startswith("https://")
 
     @property
     def effective_wheelhouse(self) -> Path:

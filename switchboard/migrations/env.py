@@ -6,6 +6,8 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import registry.models  # noqa: F401  (registers the catalogue tables)
+import switchboard.audit.models  # noqa: F401  (the audit log)
+import switchboard.identity.models  # noqa: F401  (sign-in, OAuth and token tables)
 
 target_metadata = SQLModel.metadata
 connection = context.config.attributes["connection"]

@@ -3,10 +3,13 @@ from __future__ import annotations
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlmodel import SQLModel
 
 from switchboard import migrate
 from switchboard.services import Services
+
+HEAD = ScriptDirectory(str(migrate.MIGRATIONS)).get_current_head()
 
 
 async def test_models_and_migrations_agree(services: Services) -> None:
@@ -19,7 +22,7 @@ async def test_models_and_migrations_agree(services: Services) -> None:
 
 
 async def test_downgrade_and_upgrade_round_trip(services: Services) -> None:
-    assert await migrate.current_revision(services.engine) == "0002"
+    assert await migrate.current_revision(services.engine) == HEAD
     async with services.engine.begin() as connection:
         await connection.run_sync(
             lambda sync: command.downgrade(migrate.alembic_config(sync), "base")
@@ -27,4 +30,4 @@ async def test_downgrade_and_upgrade_round_trip(services: Services) -> None:
     assert await migrate.current_revision(services.engine) is None
     await migrate.upgrade(services.engine)
     await migrate.upgrade(services.engine)
-    assert await migrate.current_revision(services.engine) == "0002"
+    assert await migrate.current_revision(services.engine) == HEAD

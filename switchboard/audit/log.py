@@ -1,0 +1,145 @@
+"""Appending to the audit log and proving it intact.
+
+Each record's hash covers its own fields and the previous record's hash, so altering, inserting
+or deleting any record breaks every hash after it. `prev_hash` is unique: a writer that lost a
+race for the chain's tip gets an integrity error and appends again on the new tip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy.exc import IntegrityError
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from switchboard.audit.models import AuditRecord
+from switchboard.db import Sessions, transaction
+
+GENESIS = "0" * 64
+APPEND_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class Event:
+    """What happened, before it has a place in the chain."""
+
+    actor: str
+    action: str
+    outcome: str
+    target: str | None = None
+    on_behalf_of: str | None = None
+    client: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+def record_hash(record: AuditRecord) -> str:
+    body = {
+        "seq": record.seq,
+        "at": _utc(record.at).isoformat(),
+        "actor": record.actor,
+        "on_behalf_of": record.on_behalf_of,
+        "client": record.client,
+        "action": record.action,
+        "target": record.target,
+        "outcome": record.outcome,
+        "detail": record.detail,
+        "prev_hash": record.prev_hash,
+    }
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _utc(moment: datetime) -> datetime:
+    """SQLite hands back naive datetimes; the hash must not depend on the backend."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+async def _tip(session: AsyncSession) -> tuple[int, str]:
+    last = (
+        await session.exec(select(AuditRecord).order_by(col(AuditRecord.seq).desc()).limit(1))
+    ).first()
+    return (0, GENESIS) if last is None else (last.seq or 0, last.hash)
+
+
+async def append_in(session: AsyncSession, events: list[Event]) -> list[AuditRecord]:
+    """Chain `events` onto the tip inside the caller's transaction."""
+    seq, prev = await _tip(session)
+    records = []
+    for event in events:
+        seq += 1
+        record = AuditRecord(
+            seq=seq,
+            at=datetime.now(UTC),
+            actor=event.actor,
+            on_behalf_of=event.on_behalf_of,
+            client=event.client,
+            action=event.action,
+            target=event.target,
+            outcome=event.outcome,
+            detail=event.detail or {},
+            prev_hash=prev,
+            hash="",
+        )
+        record.hash = record_hash(record)
+        prev = record.hash
+        session.add(record)
+        records.append(record)
+    await session.flush()
+    return records
+
+
+async def append(sessions: Sessions, *events: Event) -> list[AuditRecord]:
+    """Durably append `events` in their own transaction, retrying when another writer won."""
+    for _ in range(APPEND_ATTEMPTS):
+        try:
+            async with transaction(sessions) as session:
+                return await append_in(session, list(events))
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not append to the audit log after {APPEND_ATTEMPTS} attempts")
+
+
+@dataclass(frozen=True)
+class Break:
+    seq: int
+    problem: str
+
+
+async def verify(sessions: Sessions) -> tuple[int, Break | None]:
+    """Walk the chain; return how many records were checked and the first break, if any."""
+    checked, previous = 0, GENESIS
+    async for record in _records(sessions):
+        expected = checked + 1
+        if record.seq != expected:
+            return checked, Break(expected, f"record {expected} is missing")
+        if record.prev_hash != previous:
+            return checked, Break(expected, "does not follow the record before it")
+        if record_hash(record) != record.hash:
+            return checked, Break(expected, "was altered after it was written")
+        checked, previous = expected, record.hash
+    return checked, None
+
+
+async def _records(sessions: Sessions, page: int = 1000) -> AsyncIterator[AuditRecord]:
+    after = 0
+    while True:
+        async with sessions() as session:
+            rows = (
+                await session.exec(
+                    select(AuditRecord)
+                    .where(col(AuditRecord.seq) > after)
+                    .order_by(col(AuditRecord.seq))
+                    .limit(page)
+                )
+            ).all()
+        if not rows:
+            return
+        for row in rows:
+            yield row
+        after = rows[-1].seq or after

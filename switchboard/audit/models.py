@@ -1,0 +1,28 @@
+"""The audit log's one table: append-only, each record hashing the one before it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, String
+from sqlmodel import Field, SQLModel
+
+from registry.models import utcnow
+
+
+class AuditRecord(SQLModel, table=True):
+    __tablename__ = "audit_record"
+
+    seq: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)
+    actor: str = Field(max_length=128, index=True)
+    on_behalf_of: str | None = Field(default=None, max_length=128)
+    client: str | None = Field(default=None, sa_type=String(2048))
+    action: str = Field(max_length=64, index=True)
+    target: str | None = Field(default=None, max_length=512)
+    outcome: str = Field(max_length=32)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    prev_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+    """Unique, so two writers that raced for the same predecessor cannot both append."""
+    hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))

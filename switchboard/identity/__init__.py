@@ -1,0 +1,1 @@
+"""Who is asking: accounts, roles, sessions, tokens and the scopes they carry."""

@@ -1,0 +1,103 @@
+"""Personal access tokens for scripts and CI: shown once, stored as a SHA-256, revocable.
+
+The tokens are 256 random bits, so a plain SHA-256 is the right hash: nothing to brute-force,
+and lookup stays one indexed query.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from datetime import UTC, datetime, timedelta
+
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from registry.errors import NotFoundError, RegistryError
+from registry.models import User, pk
+from switchboard.identity.models import PersonalAccessToken
+
+PREFIX = "sbp_"
+MAX_DAYS = 366
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def looks_like_pat(token: str) -> bool:
+    return token.startswith(PREFIX)
+
+
+async def create_pat(
+    session: AsyncSession,
+    user: User,
+    *,
+    name: str,
+    scopes: list[str],
+    allowed: set[str],
+    expires_in: timedelta,
+) -> tuple[str, PersonalAccessToken]:
+    """A new token limited to `scopes`, each of which must be in `allowed` (the user's grants)."""
+    if not name.strip() or len(name) > 100:
+        raise RegistryError("a token needs a name of 1-100 characters, such as `ci-nightly`")
+    if not scopes:
+        raise RegistryError("give the token at least one scope, such as `--scope mcp`")
+    beyond = sorted(set(scopes) - allowed)
+    if beyond:
+        raise RegistryError(
+            f"you cannot give a token {', '.join(beyond)}: it is not among your grants "
+            f"({', '.join(sorted(allowed))})"
+        )
+    if not timedelta(minutes=5) <= expires_in <= timedelta(days=MAX_DAYS):
+        raise RegistryError(f"a token must expire after 5 minutes to {MAX_DAYS} days")
+    token = PREFIX + secrets.token_urlsafe(32)
+    row = PersonalAccessToken(
+        user_id=pk(user),
+        name=name.strip(),
+        token_hash=digest(token),
+        hint=token[:10],
+        scopes=sorted(set(scopes)),
+        expires_at=datetime.now(UTC) + expires_in,
+    )
+    session.add(row)
+    await session.flush()
+    return token, row
+
+
+async def list_pats(session: AsyncSession, user: User) -> list[PersonalAccessToken]:
+    rows = await session.exec(
+        select(PersonalAccessToken)
+        .where(PersonalAccessToken.user_id == pk(user))
+        .order_by(col(PersonalAccessToken.created_at))
+    )
+    return list(rows.all())
+
+
+async def revoke_pat(session: AsyncSession, user: User, token_id: int) -> PersonalAccessToken:
+    row = await session.get(PersonalAccessToken, token_id)
+    if row is None or row.user_id != pk(user):
+        raise NotFoundError(f"{user.username} has no token {token_id}; see `switchboard token list`")
+    if row.revoked_at is None:
+        row.revoked_at = datetime.now(UTC)
+        session.add(row)
+        await session.flush()
+    return row
+
+
+async def resolve_pat(session: AsyncSession, token: str) -> tuple[PersonalAccessToken, User] | None:
+    """The live token and its user, or `None` for unknown, revoked or expired tokens."""
+    row = (
+        await session.exec(
+            select(PersonalAccessToken, User)
+            .join(User, col(User.id) == PersonalAccessToken.user_id)
+            .where(PersonalAccessToken.token_hash == digest(token))
+        )
+    ).first()
+    if row is None:
+        return None
+    pat, user = row
+    expires = pat.expires_at if pat.expires_at.tzinfo else pat.expires_at.replace(tzinfo=UTC)
+    if pat.revoked_at is not None or expires <= datetime.now(UTC) or user.disabled:
+        return None
+    return pat, user

@@ -1,0 +1,68 @@
+"""The scope vocabulary and a caller's effective scopes.
+
+A token carries scopes; the caller's teams are granted scopes per server. What a request may
+use is the intersection, recomputed on every request from the current grants, so a revoked
+grant takes effect at once. The vocabulary:
+
+- `mcp`: the MCP endpoint, with every tool the caller's teams are granted;
+- `api`: the JSON API, with what the caller's role allows;
+- `tools:<server-slug>`: every granted tool of one server (the server-wide scope);
+- any other name: a tool scope from a manifest's `toolScopes` (such as `time:convert`),
+  covering the granted tools that require only scopes the token carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from registry.visibility import IndexedTool
+
+MCP = "mcp"
+API = "api"
+SERVER_PREFIX = "tools:"
+BASE_SCOPES = (MCP, API)
+
+
+def server_scope(slug: str) -> str:
+    return f"{SERVER_PREFIX}{slug}"
+
+
+def slug_of(tool: IndexedTool) -> str:
+    return tool.name.partition(".")[0]
+
+
+def parse_scope(text: str | None) -> list[str]:
+    """An OAuth `scope` parameter: space-separated, duplicates dropped, order kept."""
+    return list(dict.fromkeys((text or "").split()))
+
+
+def token_allows(tool: IndexedTool, token_scopes: frozenset[str]) -> bool:
+    if MCP in token_scopes or server_scope(slug_of(tool)) in token_scopes:
+        return True
+    return bool(tool.scopes) and tool.scopes <= token_scopes
+
+
+def required_scope(tool: IndexedTool) -> str:
+    """What to ask for in `WWW-Authenticate` when a token does not cover `tool`."""
+    return " ".join(sorted(tool.scopes)) if tool.scopes else server_scope(slug_of(tool))
+
+
+def effective_tools(
+    granted: Iterable[IndexedTool], token_scopes: frozenset[str]
+) -> list[IndexedTool]:
+    """The granted tools this token may use: grants intersected with the token's scopes."""
+    return [tool for tool in granted if token_allows(tool, token_scopes)]
+
+
+def reaches_mcp(token_scopes: frozenset[str]) -> bool:
+    """Whether a token carries any scope that could cover a tool at all."""
+    return bool(token_scopes - {API})
+
+
+def grantable(granted: Iterable[IndexedTool]) -> set[str]:
+    """Every scope a person could put on a token, given the tools their teams are granted."""
+    scopes = set(BASE_SCOPES)
+    for tool in granted:
+        scopes.add(server_scope(slug_of(tool)))
+        scopes |= tool.scopes
+    return scopes
