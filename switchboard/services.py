@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 import anyio
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -15,6 +16,8 @@ from registry.teams import ensure_team
 from registry.visibility import CatalogCache
 from switchboard import migrate
 from switchboard.db import Sessions, create_engine, session_factory, transaction
+from switchboard.identity.keys import SigningKeys
+from switchboard.identity.tokens import AccessTokens
 from switchboard.settings import Settings
 
 
@@ -25,6 +28,8 @@ class Services:
     sessions: Sessions
     secrets: SecretBox
     catalog: CatalogCache
+    keys: SigningKeys
+    tokens: AccessTokens
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         return transaction(self.sessions)
@@ -39,12 +44,26 @@ async def open_services(settings: Settings, *, upgrade: bool = True) -> AsyncIte
     try:
         if upgrade:
             await migrate.upgrade(engine)
+        sessions = session_factory(engine)
+        box = SecretBox(key)
+        keys = SigningKeys(
+            sessions,
+            box,
+            rotate_after=timedelta(days=settings.signing_key_rotation_days),
+            keep_for=timedelta(seconds=2 * settings.access_token_seconds),
+        )
         services = Services(
             settings=settings,
             engine=engine,
-            sessions=session_factory(engine),
-            secrets=SecretBox(key),
+            sessions=sessions,
+            secrets=box,
             catalog=CatalogCache(),
+            keys=keys,
+            tokens=AccessTokens(
+                keys,
+                issuer=settings.effective_public_url,
+                lifetime_seconds=settings.access_token_seconds,
+            ),
         )
         if upgrade:
             async with services.transaction() as session:

@@ -77,7 +77,9 @@ async def list_pats(session: AsyncSession, user: User) -> list[PersonalAccessTok
 async def revoke_pat(session: AsyncSession, user: User, token_id: int) -> PersonalAccessToken:
     row = await session.get(PersonalAccessToken, token_id)
     if row is None or row.user_id != pk(user):
-        raise NotFoundError(f"{user.username} has no token {token_id}; see `switchboard token list`")
+        raise NotFoundError(
+            f"{user.username} has no token {token_id}; see `switchboard token list`"
+        )
     if row.revoked_at is None:
         row.revoked_at = datetime.now(UTC)
         session.add(row)

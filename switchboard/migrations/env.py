@@ -6,7 +6,7 @@ from alembic import context
 from sqlmodel import SQLModel
 
 import registry.models  # noqa: F401  (registers the catalogue tables)
-import switchboard.audit.models  # noqa: F401  (the audit log)
+import switchboard.audit.models
 import switchboard.identity.models  # noqa: F401  (sign-in, OAuth and token tables)
 
 target_metadata = SQLModel.metadata

@@ -1,0 +1,1 @@
+"""Browser sign-in and how every web and API request learns who is asking."""
