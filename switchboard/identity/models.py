@@ -60,6 +60,8 @@ class AuthorizationCode(SQLModel, table=True):
     resource: str = Field(sa_type=String(2048))
     expires_at: datetime = Field(sa_type=DateTime(timezone=True))
     used_at: datetime | None = _when()
+    family: str | None = Field(default=None, max_length=64)
+    """The refresh-token family the code's exchange started: revoked if the code is replayed."""
 
 
 class RefreshToken(SQLModel, table=True):

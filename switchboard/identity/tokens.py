@@ -53,6 +53,7 @@ class AccessTokens:
         audience: str,
         on_behalf_of: str | None = None,
         lifetime_seconds: int | None = None,
+        family: str | None = None,
     ) -> tuple[str, int]:
         """A signed token and its lifetime in seconds."""
         ring = await self._keys.ring()
@@ -71,6 +72,8 @@ class AccessTokens:
         }
         if on_behalf_of is not None:
             claims["act_for"] = on_behalf_of
+        if family is not None:
+            claims["sid"] = family
         header = {"alg": ALGORITHM, "kid": ring.signing.kid, "typ": "at+jwt"}
         return jwt.encode(header, claims, ring.signing, algorithms=[ALGORITHM]), lifetime
 
@@ -103,6 +106,20 @@ class AccessTokens:
             expires_at=int(claims["exp"]),
             on_behalf_of=claims.get("act_for") if isinstance(claims.get("act_for"), str) else None,
         )
+
+    async def family_of(self, token: str, *, audiences: tuple[str, ...]) -> str | None:
+        """The refresh family a token of ours came from, even if it has expired (RFC 7009)."""
+        if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
+            return None
+        ring = await self._keys.ring(unknown_kid=_unverified_kid(token))
+        try:
+            claims = jwt.decode(token, ring.verifying, algorithms=[ALGORITHM]).claims
+        except (JoseError, ValueError):
+            return None
+        if claims.get("iss") != self.issuer or claims.get("aud") not in audiences:
+            return None
+        family = claims.get("sid")
+        return family if isinstance(family, str) else None
 
 
 def _string(claims: dict[str, object], name: str) -> str:

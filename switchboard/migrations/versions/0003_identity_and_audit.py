@@ -69,6 +69,7 @@ def upgrade() -> None:
         sa.Column("resource", sa.String(length=2048), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("family", sa.String(length=64), nullable=True),
         sa.ForeignKeyConstraint(["user_id"], ["user.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("code_hash"),
     )
