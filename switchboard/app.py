@@ -13,12 +13,16 @@ from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from switchboard.sandboxing import discover_version
 from switchboard.services import Services, open_services
 from switchboard.settings import Settings
+from toolhost.endpoint import Toolhost
 from web.api.routes import api_routes
-from web.guards import LoopbackClientsOnly, allowed_hosts
+from web.auth.ratelimit import SlidingWindow
+from web.guards import allowed_hosts
+from web.routes import identity_routes
 
 
 async def healthz(request: Request) -> JSONResponse:
@@ -39,6 +43,12 @@ async def index(_: Request) -> JSONResponse:
     )
 
 
+async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    """`/mcp`, served by the toolhost the lifespan started."""
+    toolhost: Toolhost = scope["app"].state.toolhost
+    await toolhost.app(scope, receive, send)
+
+
 def create_app(settings: Settings) -> Starlette:
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -46,17 +56,22 @@ def create_app(settings: Settings) -> Starlette:
             app.state.services = services
             app.state.jobs = jobs
             app.state.discover = discover_version
-            yield
+            app.state.signin_limiter = SlidingWindow(20, 300)
+            app.state.registration_limiter = SlidingWindow(30, 60)
+            app.state.toolhost = Toolhost(services)
+            async with app.state.toolhost.running():
+                yield
             jobs.cancel_scope.cancel()
 
     return Starlette(
         routes=[
             Route("/", index, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
+            Route("/mcp", mcp_endpoint),
+            *identity_routes(),
             *api_routes(),
         ],
         middleware=[
-            Middleware(LoopbackClientsOnly),
             Middleware(
                 TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings.effective_public_url)
             ),

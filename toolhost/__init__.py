@@ -1,4 +1,1 @@
-"""The single authenticated MCP endpoint: authenticate, authorise, route, audit, trace.
-
-Filled by the toolhost issue.
-"""
+"""The single authenticated MCP endpoint: authenticate, authorise, route, audit, trace."""

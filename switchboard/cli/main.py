@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from registry.errors import RegistryError
 from sandboxes.errors import SandboxError
-from switchboard.cli import access, catalog, discovering, reviewing, server
+from switchboard.cli import access, catalog, discovering, identity, reviewing, server
 from switchboard.cli.context import Command
 from switchboard.services import open_services
 from switchboard.settings import Settings
@@ -36,6 +36,7 @@ def build_parser() -> argparse.ArgumentParser:
     discovering.register(commands)
     reviewing.register(commands)
     access.register(commands)
+    identity.register(commands)
     return parser
 
 

@@ -8,6 +8,7 @@ import ipaddress
 import uvicorn
 
 from switchboard.cli.context import Command
+from switchboard.identity.accounts import ensure_first_admin
 from switchboard.settings import Settings
 
 
@@ -27,12 +28,12 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 def serve_command(settings: Settings, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
-    if not _is_loopback(host):
+    if not _is_loopback(host) and not settings.secure_cookies:
         print(
-            f"error: refusing to bind {host}: Switchboard has no sign-in yet, so it serves "
-            "loopback addresses only (127.0.0.1, ::1, localhost)"
+            f"warning: serving {host} over plain HTTP: passwords, cookies and tokens would cross "
+            "the network unencrypted. Put Switchboard behind HTTPS and set "
+            "SWITCHBOARD_PUBLIC_URL=https://..."
         )
-        return 2
     settings = settings.model_copy(update={"host": host, "port": port})
     from switchboard.app import create_app
 
@@ -61,6 +62,17 @@ async def init_command(cmd: Command) -> None:
     settings = cmd.services.settings
     print(f"data dir {settings.data_dir.absolute()} ready; schema up to date")
     print(f"default team {settings.default_team!r} exists")
+    async with cmd.services.transaction() as session:
+        created = await ensure_first_admin(session, settings)
+    if created is None:
+        print("an admin account exists")
+    elif settings.admin_password is None:
+        print(
+            f"created admin account {settings.admin_username!r} with password {created}\n"
+            "  (shown once: store it now, or change it with `switchboard user password`)"
+        )
+    else:
+        print(f"created admin account {settings.admin_username!r} (SWITCHBOARD_ADMIN_PASSWORD)")
 
 
 async def migrate_command(cmd: Command) -> None:

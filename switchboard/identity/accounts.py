@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import secrets
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel import col, select
@@ -10,7 +11,9 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry.errors import ConflictError, NotFoundError, RegistryError
 from registry.models import Role, User
+from registry.teams import add_member, ensure_team
 from switchboard.identity.passwords import hash_password, verify_password
+from switchboard.settings import Settings
 
 USERNAME = re.compile(r"^[A-Za-z0-9._@-]{1,128}$")
 SIGN_IN_FAILED = "wrong user name or password, or the account is disabled or locked"
@@ -128,3 +131,24 @@ def at_least(user: User, role: Role) -> bool:
     """Roles are ordered: an admin may do what security may, and so on down to user."""
     order = list(Role)
     return not user.disabled and order.index(Role(user.role)) >= order.index(role)
+
+
+async def ensure_first_admin(session: AsyncSession, settings: Settings) -> str | None:
+    """Create the first admin when there is none; returns its password, `None` if one existed."""
+    existing = await session.exec(select(User).where(User.role == Role.admin).limit(1))
+    if existing.first() is not None:
+        return None
+    given = settings.admin_password
+    password = given.get_secret_value() if given is not None else secrets.token_urlsafe(18)
+    user = await find_user(session, settings.admin_username)
+    if user is None:
+        await create_user(session, settings.admin_username, role=Role.admin, password=password)
+    else:
+        user.role, user.password_hash = Role.admin, await hash_password(password)
+        session.add(user)
+    await add_member(
+        session,
+        await ensure_team(session, settings.default_team),
+        await get_user(session, settings.admin_username),
+    )
+    return password

@@ -148,6 +148,7 @@ class _Target:
     """One URL to fetch, split the way the connection needs it."""
 
     url: str
+    label: str  # how messages name it: "client_id '...'" or "the redirect target '...'"
     scheme: str
     host: str  # lower-case, IPv6 without brackets
     port: int
@@ -174,38 +175,39 @@ def _is_loopback_host(host: str) -> bool:
 
 def _parse_target(url: str, *, allow_loopback_http: bool, what: str) -> _Target:
     """Check what a URL alone can tell, before any network access; `what` names it in messages."""
+    label = f"{what} {_shown(url)}"
     if not _VISIBLE_ASCII.fullmatch(url):
         raise ClientMetadataError(
-            f"{what} {_shown(url)} contains spaces, control or non-ASCII characters; "
+            f"{label} contains spaces, control or non-ASCII characters; "
             "percent-encode them and write an internationalized host name in its xn-- form"
         )
     try:
         parts = urlsplit(url)
         port = parts.port or _DEFAULT_PORTS.get(parts.scheme, 0)
     except ValueError:
-        raise ClientMetadataError(f"{what} {_shown(url)} has an invalid host or port") from None
+        raise ClientMetadataError(f"{label} has an invalid host or port") from None
     if parts.scheme not in _DEFAULT_PORTS:
-        raise ClientMetadataError(f"{what} {_shown(url)} must be an https URL")
+        raise ClientMetadataError(f"{label} must be an https URL")
     if "@" in parts.netloc:
         raise ClientMetadataError(
-            f"{what} {_shown(url)} must not contain a user name or password; remove the part "
-            "up to '@'"
+            f"{label} must not contain a user name or password; remove the part up to '@'"
         )
     host = parts.hostname or ""
     literal = _ip_literal(host)
     if literal is None and not _HOST_NAME.fullmatch(host):
-        raise ClientMetadataError(f"{what} {_shown(url)} has no valid host name")
+        raise ClientMetadataError(f"{label} has no valid host name")
     loopback_ok = allow_loopback_http and _is_loopback_host(host)
     if literal is not None:
-        _refuse_non_public(host, "is", [literal], loopback_ok=loopback_ok)
+        _refuse_non_public(f"{label}: its host {host} is", [literal], loopback_ok=loopback_ok)
     if parts.scheme == "http" and not loopback_ok:
         raise ClientMetadataError(
-            f"{what} {_shown(url)} must use https; plain http is accepted only for localhost, "
+            f"{label} must use https; plain http is accepted only for localhost, "
             "127.0.0.1 or [::1], and only where this server allows loopback clients"
         )
     query = f"?{parts.query}" if parts.query else ""
     return _Target(
         url=url,
+        label=label,
         scheme=parts.scheme,
         host=host,
         port=port,
@@ -222,16 +224,16 @@ def _parse_client_id(client_id: str, *, allow_loopback_http: bool) -> _Target:
     path = urlsplit(client_id).path
     if "#" in client_id:
         raise ClientMetadataError(
-            f"client_id {_shown(client_id)} must not contain a fragment; remove the '#' part"
+            f"{target.label} must not contain a fragment; remove the '#' part"
         )
     if path in ("", "/"):
         raise ClientMetadataError(
-            f"client_id {_shown(client_id)} needs a path to the document, like "
+            f"{target.label} needs a path to the document, like "
             "https://app.example/oauth/client.json"
         )
     if any(unquote(segment) in (".", "..") for segment in path.split("/")):
         raise ClientMetadataError(
-            f"client_id {_shown(client_id)} must not contain '.' or '..' path segments; "
+            f"{target.label} must not contain '.' or '..' path segments; "
             "write the path without them"
         )
     return target
@@ -268,15 +270,13 @@ def _address_problem(address: IPAddress, *, loopback_ok: bool) -> str | None:
     return next((problem for problem, hit in checks if hit), None)
 
 
-def _refuse_non_public(
-    host: str, verb: str, addresses: Iterable[IPAddress], *, loopback_ok: bool
-) -> None:
+def _refuse_non_public(subject: str, addresses: Iterable[IPAddress], *, loopback_ok: bool) -> None:
     for address in addresses:
         problem = _address_problem(address, loopback_ok=loopback_ok)
         if problem is not None:
             raise ClientMetadataError(
-                f"the host {host} {verb} {problem}; a client metadata document must be served "
-                "from a public address"
+                f"{subject} {problem}; a client metadata document must be served from a public "
+                "address"
             )
 
 
@@ -287,17 +287,19 @@ async def _checked_addresses(target: _Target) -> list[IPAddress]:
     """
     if target.literal is not None:
         return [target.literal]
-    addresses = await _resolve(target.host, target.port)
-    _refuse_non_public(target.host, "resolves to", addresses, loopback_ok=target.loopback_ok)
+    addresses = await _resolve(target)
+    subject = f"{target.label}: its host {target.host} resolves to"
+    _refuse_non_public(subject, addresses, loopback_ok=target.loopback_ok)
     return addresses
 
 
-async def _resolve(host: str, port: int) -> list[IPAddress]:
+async def _resolve(target: _Target) -> list[IPAddress]:
     try:
-        answers = await anyio.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        answers = await anyio.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except OSError:
         raise ClientMetadataError(
-            f"the host {host} could not be resolved; check its spelling and DNS records"
+            f"{target.label}: its host {target.host} could not be resolved; check its spelling "
+            "and DNS records"
         ) from None
     return list(dict.fromkeys(ip_address(answer[4][0]) for answer in answers))
 

@@ -1,0 +1,50 @@
+"""The MCP server behind `/mcp`, on the SDK's low-level `Server` so each caller gets a list of
+their own: the tools their teams are granted, narrowed by the scopes their token carries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib.metadata import version
+
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import Server
+
+from switchboard.identity.principal import Principal
+from switchboard.identity.scopes import effective_tools
+from switchboard.services import Services
+from toolhost.authentication import principal_of
+
+
+def caller(ctx: ServerRequestContext[Services]) -> Principal:
+    request = ctx.request
+    if request is None:
+        raise RuntimeError("the toolhost serves HTTP requests only")
+    return principal_of(request.scope)
+
+
+async def list_tools(
+    ctx: ServerRequestContext[Services], _params: types.PaginatedRequestParams | None
+) -> types.ListToolsResult:
+    services = ctx.lifespan_context
+    principal = caller(ctx)
+    async with services.sessions() as session:
+        granted = await services.catalog.visible_tools(session, principal.username)
+    tools = effective_tools(granted, principal.scopes)
+    return types.ListToolsResult(tools=[types.Tool.model_validate(t.wire) for t in tools])
+
+
+def build_server(services: Services) -> Server[Services]:
+    @asynccontextmanager
+    async def lifespan(_: Server[Services]) -> AsyncIterator[Services]:
+        yield services
+
+    return Server(
+        "switchboard",
+        version=version("switchboard"),
+        instructions="Every tool your teams are granted in Switchboard, named `<server>.<tool>`.",
+        lifespan=lifespan,
+        on_list_tools=list_tools,
+    )
