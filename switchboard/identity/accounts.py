@@ -127,10 +127,10 @@ def _aware(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
 
 
-def at_least(user: User, role: Role) -> bool:
+def at_least_role(held: Role, needed: Role) -> bool:
     """Roles are ordered: an admin may do what security may, and so on down to user."""
     order = list(Role)
-    return not user.disabled and order.index(Role(user.role)) >= order.index(role)
+    return order.index(held) >= order.index(needed)
 
 
 async def ensure_first_admin(session: AsyncSession, settings: Settings) -> str | None:

@@ -17,7 +17,7 @@ LAST_USED = timedelta(minutes=1)
 
 
 async def authenticate_bearer(
-    session: AsyncSession, tokens: AccessTokens, token: str, *, audience: str
+    session: AsyncSession, tokens: AccessTokens, token: str, *, audiences: tuple[str, ...]
 ) -> Principal:
     """The caller, or `InvalidTokenError` (expired, revoked, forged, or the user is disabled)."""
     if looks_like_pat(token):
@@ -31,7 +31,7 @@ async def authenticate_bearer(
             pat.last_used_at = now
             session.add(pat)
         return _principal(user, frozenset(pat.scopes), "pat", credential_id=f"pat:{pat.id}")
-    claims = await tokens.verify(token, audience=audience)
+    claims = await tokens.verify(token, audiences=audiences)
     holder = await find_user(session, claims.subject)
     if holder is None or holder.disabled:
         raise InvalidTokenError(f"user {claims.subject!r} is gone or disabled")

@@ -66,3 +66,14 @@ def grantable(granted: Iterable[IndexedTool]) -> set[str]:
         scopes.add(server_scope(slug_of(tool)))
         scopes |= tool.scopes
     return scopes
+
+
+def within_credential(allowed: set[str], held: frozenset[str], signed_in: bool) -> set[str]:
+    """What a new token may carry: a token can only hand on what its creator's credential has.
+
+    A browser session holds everything its user is granted; `mcp` implies every tool scope.
+    """
+    if signed_in:
+        return allowed
+    tools = {s for s in allowed if s not in BASE_SCOPES} if MCP in held else set()
+    return allowed & (set(held) | tools)

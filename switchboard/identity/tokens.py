@@ -77,7 +77,8 @@ class AccessTokens:
         header = {"alg": ALGORITHM, "kid": ring.signing.kid, "typ": "at+jwt"}
         return jwt.encode(header, claims, ring.signing, algorithms=[ALGORITHM]), lifetime
 
-    async def verify(self, token: str, *, audience: str) -> AccessClaims:
+    async def verify(self, token: str, *, audiences: tuple[str, ...]) -> AccessClaims:
+        """The token's claims if it is ours, current, and bound to one of `audiences`."""
         if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
             raise InvalidTokenError("not a compact JWS")
         kid = _unverified_kid(token)
@@ -89,7 +90,7 @@ class AccessTokens:
             JWTClaimsRegistry(
                 leeway=LEEWAY_SECONDS,
                 iss={"essential": True, "value": self.issuer},
-                aud={"essential": True, "value": audience},
+                aud={"essential": True, "values": list(audiences)},
                 exp={"essential": True},
                 nbf={"essential": True},
                 sub={"essential": True},
@@ -101,7 +102,7 @@ class AccessTokens:
             subject=_string(claims, "sub"),
             client_id=_string(claims, "client_id"),
             scopes=frozenset(_string(claims, "scope").split()),
-            audience=audience,
+            audience=str(claims["aud"]),
             token_id=_string(claims, "jti"),
             expires_at=int(claims["exp"]),
             on_behalf_of=claims.get("act_for") if isinstance(claims.get("act_for"), str) else None,

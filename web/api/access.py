@@ -10,8 +10,9 @@ from starlette.requests import Request
 from registry import grants, secrets
 from registry.grants import GrantView
 from registry.lookup import get_server
+from registry.models import Role
 from registry.teams import add_member, create_team, ensure_user, get_team, list_teams
-from web.api.deps import actor_name, services
+from web.api.deps import actor_name, principal, require_role, services
 from web.api.endpoints import Endpoint
 
 
@@ -100,6 +101,8 @@ async def put_secret(request: Request, server: str, name: str, body: SecretBody)
 
 
 async def visible_tools_endpoint(request: Request, user: str) -> list[dict[str, Any]]:
+    if user != actor_name(request):
+        require_role(principal(request), Role.security)
     svc = services(request)
     async with svc.sessions() as session:
         return [t.wire for t in await svc.catalog.visible_tools(session, user)]
@@ -118,6 +121,7 @@ ENDPOINTS = [
         response=str,
         status=201,
         tags=("access",),
+        role=Role.admin,
     ),
     Endpoint(
         "POST",
@@ -126,6 +130,7 @@ ENDPOINTS = [
         "Add a user to a team",
         body=MemberBody,
         tags=("access",),
+        role=Role.admin,
     ),
     Endpoint(
         "GET",
@@ -135,6 +140,7 @@ ENDPOINTS = [
         response=list[GrantView],
         query=("team", "server"),
         tags=("access",),
+        role=Role.security,
     ),
     Endpoint(
         "PUT",
@@ -144,8 +150,16 @@ ENDPOINTS = [
         body=ScopesBody,
         response=GrantView,
         tags=("access",),
+        role=Role.security,
     ),
-    Endpoint("DELETE", "/grants/{team}/{server}", delete_grant, "Revoke a grant", tags=("access",)),
+    Endpoint(
+        "DELETE",
+        "/grants/{team}/{server}",
+        delete_grant,
+        "Revoke a grant",
+        tags=("access",),
+        role=Role.security,
+    ),
     Endpoint(
         "GET",
         "/servers/{server}/secrets",
@@ -153,6 +167,7 @@ ENDPOINTS = [
         "Which secrets a server needs and which are stored (never their values)",
         response=list[SecretState],
         tags=("secrets",),
+        role=Role.security,
     ),
     Endpoint(
         "PUT",
@@ -161,6 +176,7 @@ ENDPOINTS = [
         "Store a secret, encrypted at rest",
         body=SecretBody,
         tags=("secrets",),
+        role=Role.security,
     ),
     Endpoint(
         "GET",

@@ -12,7 +12,7 @@ from registry import publishing, review
 from registry.listing import ServerSummary, server_summaries
 from registry.lookup import get_server
 from registry.manifest import parse_manifest
-from registry.models import ReviewStatus, Server, pk
+from registry.models import ReviewStatus, Role, Server, pk
 from registry.review import QueueEntry, VersionReview
 from registry.teams import ensure_user, get_team
 from web.api.deps import actor_name, services
@@ -151,6 +151,7 @@ ENDPOINTS = [
         status=201,
         query=("team", "slug", "discover"),
         tags=("catalogue",),
+        role=Role.developer,
     ),
     Endpoint(
         "POST",
@@ -161,6 +162,7 @@ ENDPOINTS = [
         response=VersionReview,
         status=201,
         tags=("catalogue",),
+        role=Role.developer,
     ),
     Endpoint(
         "GET",
@@ -185,6 +187,7 @@ ENDPOINTS = [
         "Versions awaiting review",
         response=list[QueueEntry],
         tags=("review",),
+        role=Role.security,
     ),
     Endpoint(
         "POST",
@@ -194,6 +197,7 @@ ENDPOINTS = [
         body=Decision,
         response=VersionReview,
         tags=("review",),
+        role=Role.security,
     ),
     Endpoint(
         "POST",
@@ -203,5 +207,6 @@ ENDPOINTS = [
         body=Decision,
         response=VersionReview,
         tags=("review",),
+        role=Role.security,
     ),
 ]

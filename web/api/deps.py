@@ -1,16 +1,27 @@
-"""What handlers take from the request: the services and who is acting."""
+"""What handlers take from the request: the services and who is acting.
+
+`/api/v1` accepts a bearer token (a personal access token or an OAuth access token carrying
+the `api` scope) or a signed-in browser session; a session's unsafe requests must also carry
+its CSRF token in `X-CSRF-Token`.
+"""
 
 from __future__ import annotations
 
-import re
-
 from starlette.requests import Request
 
-from registry.errors import RegistryError
+from registry.models import Role
+from switchboard.identity.accounts import at_least_role
+from switchboard.identity.bearer import authenticate_bearer
+from switchboard.identity.errors import ForbiddenError, SignInError
+from switchboard.identity.principal import Principal
+from switchboard.identity.scopes import API, BASE_SCOPES
+from switchboard.identity.tokens import InvalidTokenError
 from switchboard.services import Services
+from toolhost.authentication import bearer_token
+from web.auth import csrf
+from web.auth.sessions import current_session
 
-ACTOR_HEADER = "x-switchboard-actor"
-_ACTOR = re.compile(r"^[A-Za-z0-9._@-]{1,128}$")
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
 def services(request: Request) -> Services:
@@ -18,9 +29,57 @@ def services(request: Request) -> Services:
     return result
 
 
+async def authenticate(request: Request) -> Principal:
+    svc = services(request)
+    settings = svc.settings
+    token = bearer_token(request.scope)
+    if token is not None:
+        try:
+            async with svc.transaction() as session:
+                principal = await authenticate_bearer(
+                    session,
+                    svc.tokens,
+                    token,
+                    audiences=(settings.effective_public_url, settings.mcp_url),
+                )
+        except InvalidTokenError:
+            raise SignInError("the bearer token is invalid, expired or revoked") from None
+        if API not in principal.scopes:
+            raise ForbiddenError("the token lacks the `api` scope this API needs")
+        return principal
+    signed_in = await current_session(svc, request)
+    if signed_in is None:
+        raise SignInError(
+            "sign in first: send `Authorization: Bearer <token>` (see `switchboard token "
+            "create`) or use a signed-in browser session"
+        )
+    if request.method not in SAFE_METHODS and not (
+        csrf.same_origin(request, settings)
+        and csrf.matches(signed_in.csrf_token, request.headers.get(csrf.HEADER))
+    ):
+        raise ForbiddenError("this request needs the session's CSRF token in `X-CSRF-Token`")
+    user = signed_in.user
+    return Principal(
+        username=user.username,
+        user_id=user.id or 0,
+        role=Role(user.role),
+        scopes=frozenset(BASE_SCOPES),
+        via="session",
+    )
+
+
+def require_role(principal: Principal, role: Role) -> None:
+    if not at_least_role(principal.role, role):
+        raise ForbiddenError(
+            f"this needs the {role.value} role; {principal.username} is a {principal.role.value}"
+        )
+
+
+def principal(request: Request) -> Principal:
+    """The caller, as `Endpoint` authenticated them before calling the handler."""
+    result: Principal = request.state.principal
+    return result
+
+
 def actor_name(request: Request) -> str:
-    """Until sign-in exists, the loopback-only API records the name the caller gives."""
-    name = request.headers.get(ACTOR_HEADER, "api")
-    if not _ACTOR.match(name):
-        raise RegistryError(f"header X-Switchboard-Actor {name!r} is not a valid user name")
-    return name
+    return principal(request).username

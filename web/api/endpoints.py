@@ -13,7 +13,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from registry.errors import InvalidDocumentError, Problem, RegistryError
+from registry.models import Role
 from registry.pointers import problems_from_validation
+from web.api.deps import authenticate, require_role
 
 MAX_BODY = 5 * 1024 * 1024
 Handler = Callable[..., Awaitable[Any]]
@@ -30,10 +32,14 @@ class Endpoint:
     status: int = 200
     query: tuple[str, ...] = ()
     tags: tuple[str, ...] = field(default_factory=tuple)
+    role: Role = Role.user
+    """The least role that may call this endpoint."""
 
     def route(self, prefix: str) -> Route:
         async def endpoint(request: Request) -> Response:
             try:
+                request.state.principal = caller = await authenticate(request)
+                require_role(caller, self.role)
                 kwargs: dict[str, Any] = dict(request.path_params)
                 if self.body is not None:
                     kwargs["body"] = await _parse_body(request, self.body)
@@ -85,7 +91,10 @@ def problem_response(exc: RegistryError) -> JSONResponse:
     if isinstance(exc, InvalidDocumentError):
         body["detail"] = f"{exc.source} is not valid"
         body["errors"] = [{"pointer": p.pointer or "/", "detail": p.message} for p in exc.problems]
-    return JSONResponse(body, status_code=exc.status_code, media_type="application/problem+json")
+    headers = {"WWW-Authenticate": 'Bearer realm="switchboard"'} if exc.status_code == 401 else None
+    return JSONResponse(
+        body, status_code=exc.status_code, media_type="application/problem+json", headers=headers
+    )
 
 
 def openapi_document(endpoints: list[Endpoint], prefix: str, version: str) -> dict[str, Any]:

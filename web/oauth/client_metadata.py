@@ -25,7 +25,7 @@ import anyio.to_thread
 import httpcore
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-IPAddress = IPv4Address | IPv6Address
+_IPAddress = IPv4Address | IPv6Address
 
 _VISIBLE_ASCII = re.compile(r"[!-~]+")
 _HOST_NAME = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?")
@@ -38,6 +38,12 @@ _REDIRECTS = frozenset({301, 302, 303, 307, 308})
 _SECRET_FIELDS = frozenset({"client_secret", "client_secret_expires_at"})
 _TRANSPORT_ERRORS = (httpcore.NetworkError, httpcore.ProtocolError, httpcore.TimeoutException)
 _SHOWN_CHARACTERS = 200
+_PHRASES = {  # pydantic error types, as the end of a sentence that starts with the field
+    "missing": "is required",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "too_short": "must not be empty",
+}
 
 
 class ClientMetadataError(Exception):
@@ -154,11 +160,11 @@ class _Target:
     port: int
     netloc: str  # the Host header
     path_and_query: str
-    literal: IPAddress | None
+    literal: _IPAddress | None
     loopback_ok: bool
 
 
-def _ip_literal(host: str) -> IPAddress | None:
+def _ip_literal(host: str) -> _IPAddress | None:
     try:
         return ip_address(host)
     except ValueError:
@@ -239,7 +245,7 @@ def _parse_client_id(client_id: str, *, allow_loopback_http: bool) -> _Target:
     return target
 
 
-def _embedded_ipv4(address: IPAddress) -> IPv4Address | None:
+def _embedded_ipv4(address: _IPAddress) -> IPv4Address | None:
     """The IPv4 address an IPv6 one stands for (mapped, NAT64, 6to4): a connection lands there."""
     if isinstance(address, IPv4Address):
         return None
@@ -248,7 +254,7 @@ def _embedded_ipv4(address: IPAddress) -> IPv4Address | None:
     return address.ipv4_mapped or address.sixtofour
 
 
-def _address_problem(address: IPAddress, *, loopback_ok: bool) -> str | None:
+def _address_problem(address: _IPAddress, *, loopback_ok: bool) -> str | None:
     """What kind of non-public address this is, or None for a public one."""
     if address in _CLOUD_METADATA:
         return "a cloud metadata address"
@@ -270,7 +276,7 @@ def _address_problem(address: IPAddress, *, loopback_ok: bool) -> str | None:
     return next((problem for problem, hit in checks if hit), None)
 
 
-def _refuse_non_public(subject: str, addresses: Iterable[IPAddress], *, loopback_ok: bool) -> None:
+def _refuse_non_public(subject: str, addresses: Iterable[_IPAddress], *, loopback_ok: bool) -> None:
     for address in addresses:
         problem = _address_problem(address, loopback_ok=loopback_ok)
         if problem is not None:
@@ -280,7 +286,7 @@ def _refuse_non_public(subject: str, addresses: Iterable[IPAddress], *, loopback
             )
 
 
-async def _checked_addresses(target: _Target) -> list[IPAddress]:
+async def _checked_addresses(target: _Target) -> list[_IPAddress]:
     """Every address of the host, each checked: one non-public answer refuses the whole name.
 
     An IP literal was checked with the URL already, before any network access.
@@ -293,7 +299,7 @@ async def _checked_addresses(target: _Target) -> list[IPAddress]:
     return addresses
 
 
-async def _resolve(target: _Target) -> list[IPAddress]:
+async def _resolve(target: _Target) -> list[_IPAddress]:
     try:
         answers = await anyio.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except OSError:
@@ -319,7 +325,7 @@ class _PinnedBackend(httpcore.AsyncNetworkBackend):
     The connection still uses the URL's host name for the Host header, SNI and certificate check.
     """
 
-    def __init__(self, addresses: Sequence[IPAddress]) -> None:
+    def __init__(self, addresses: Sequence[_IPAddress]) -> None:
         self._addresses = addresses
         self._backend = httpcore.AnyIOBackend()
 
@@ -348,7 +354,7 @@ class _Reply:
     body: bytes
 
 
-async def _get(target: _Target, addresses: Sequence[IPAddress], max_bytes: int) -> _Reply:
+async def _get(target: _Target, addresses: Sequence[_IPAddress], max_bytes: int) -> _Reply:
     """One GET over a connection pinned to the checked addresses."""
     tls = await anyio.to_thread.run_sync(_tls_context)
     scheme, host = target.scheme.encode(), target.host.encode()
@@ -490,14 +496,16 @@ def _parse_json(target: _Target, body: bytes) -> dict[str, Any]:
 
 
 def _describe(error: ValidationError) -> str:
-    """Pydantic's errors as `field[index]: problem`, without echoing the values."""
+    """Pydantic's errors as `field[index] problem`, without echoing the values."""
     problems = []
     for item in error.errors(include_url=False, include_input=False):
         field = "".join(
             f"[{part}]" if isinstance(part, int) else f".{part}" for part in item["loc"]
-        )
-        message = str(item["ctx"]["error"]) if item["type"] == "value_error" else item["msg"]
-        problems.append(f"{field.lstrip('.')} {message}")
+        ).lstrip(".")
+        if item["type"] == "value_error":
+            problems.append(f"{field} {item['ctx']['error']}")
+        else:
+            problems.append(f"{field} {_PHRASES.get(item['type'], 'is invalid: ' + item['msg'])}")
     return "; ".join(problems)
 
 

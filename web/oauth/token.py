@@ -262,6 +262,17 @@ async def _revoke_family(session: AsyncSession, family: str) -> None:
     )
 
 
+async def revoke_client_tokens(session: AsyncSession, user_id: int, client_id: str) -> None:
+    """End every refresh chain a user gave a client (when they withdraw consent)."""
+    await session.exec(
+        update(RefreshToken)
+        .where(col(RefreshToken.user_id) == user_id)
+        .where(col(RefreshToken.client_id) == client_id)
+        .where(col(RefreshToken.revoked_at).is_(None))
+        .values(revoked_at=datetime.now(UTC))
+    )
+
+
 def _audiences(services: Services) -> tuple[str, ...]:
     return (services.settings.mcp_url, services.settings.effective_public_url)
 
