@@ -43,10 +43,13 @@ async def index(_: Request) -> JSONResponse:
     )
 
 
-async def mcp_endpoint(scope: Scope, receive: Receive, send: Send) -> None:
-    """`/mcp`, served by the toolhost the lifespan started."""
-    toolhost: Toolhost = scope["app"].state.toolhost
-    await toolhost.app(scope, receive, send)
+class MCPEndpoint:
+    """`/mcp`, served by the toolhost the lifespan started (a class, so Starlette routes every
+    method to it as a raw ASGI app rather than wrapping it as a request handler)."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        toolhost: Toolhost = scope["app"].state.toolhost
+        await toolhost.app(scope, receive, send)
 
 
 def create_app(settings: Settings) -> Starlette:
@@ -67,7 +70,7 @@ def create_app(settings: Settings) -> Starlette:
         routes=[
             Route("/", index, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/mcp", mcp_endpoint),
+            Route("/mcp", MCPEndpoint()),
             *identity_routes(),
             *api_routes(),
         ],

@@ -11,6 +11,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -19,12 +20,17 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from starlette.applications import Starlette
 
+from registry.models import Role
+from registry.teams import add_member, ensure_team
 from switchboard.app import create_app
+from switchboard.identity.accounts import create_user
+from switchboard.identity.pats import create_pat
 from switchboard.services import Services, open_services
 from switchboard.settings import Settings
 
 POSTGRES_URL = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL")
 IN_CI = os.environ.get("CI") == "true"
+TEST_PASSWORD = "correct horse battery staple"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -82,10 +88,43 @@ async def app(settings: Settings) -> AsyncIterator[Starlette]:
     await task
 
 
+async def user_with_token(
+    services: Services, name: str, role: Role, scopes: list[str], *, teams: tuple[str, ...] = ()
+) -> str:
+    """A user (added to `teams` and the default team) and a personal access token of theirs."""
+    async with services.transaction() as session:
+        user = await create_user(session, name, role=role, password=TEST_PASSWORD)
+        for team in (services.settings.default_team, *teams):
+            await add_member(session, await ensure_team(session, team), user)
+        token, _ = await create_pat(
+            session,
+            user,
+            name="tests",
+            scopes=scopes,
+            allowed=set(scopes),
+            expires_in=timedelta(days=1),
+        )
+    return token
+
+
 @pytest.fixture
-async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+async def anonymous(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """A client with no credentials, as a stranger on the network would be."""
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1:8080") as http:
+        yield http
+
+
+@pytest.fixture
+async def client(app: Starlette) -> AsyncIterator[httpx.AsyncClient]:
+    """A client signed in as `alice`, an admin, through a personal access token."""
+    token = await user_with_token(app.state.services, "alice", Role.admin, ["api", "mcp"])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://127.0.0.1:8080",
+        headers={"Authorization": f"Bearer {token}"},
+    ) as http:
         yield http
 
 

@@ -93,8 +93,13 @@ def test_secrets_from_stdin_and_env(
     )
 
 
-def test_serve_refuses_non_loopback(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
-    with pytest.raises(SystemExit) as caught:
-        main(["serve", "--host", "0.0.0.0"])
-    assert caught.value.code == 2
-    assert "loopback addresses only" in capsys.readouterr().out
+def test_init_creates_the_first_admin_once(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["init"])
+    first = capsys.readouterr().out
+    assert "created admin account 'admin' with password " in first
+    main(["init"])
+    assert "an admin account exists" in capsys.readouterr().out
+    main(["user", "list"])
+    assert "admin  admin  active  password" in capsys.readouterr().out

@@ -5,6 +5,10 @@ from pathlib import Path
 
 import httpx
 from jsonschema import Draft202012Validator
+from starlette.applications import Starlette
+
+from registry.models import Role
+from tests.conftest import user_with_token
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 ALICE = {"X-Switchboard-Actor": "alice"}
@@ -112,15 +116,37 @@ async def test_openapi_document_describes_every_route(client: httpx.AsyncClient)
     }
 
 
-async def test_foreign_hosts_and_clients_are_refused(
-    client: httpx.AsyncClient, app: object
+async def test_foreign_hosts_and_strangers_are_refused(
+    client: httpx.AsyncClient, anonymous: httpx.AsyncClient
 ) -> None:
     rebinding = await client.get("/healthz", headers={"host": "evil.example.com"})
     assert rebinding.status_code == 400
-    remote = httpx.ASGITransport(app=app, client=("192.0.2.10", 5555))  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=remote, base_url="http://127.0.0.1:8080") as http:
-        refused = await http.get("/healthz")
+    refused = await anonymous.get("/api/v1/servers")
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"].startswith("Bearer")
+    assert "sign in first" in refused.json()["detail"]
+    forged = await anonymous.get("/api/v1/servers", headers={"Authorization": "Bearer sbp_nope"})
+    assert forged.status_code == 401
+
+
+async def test_roles_are_enforced(app: Starlette, anonymous: httpx.AsyncClient) -> None:
+    token = await user_with_token(app.state.services, "dana", Role.developer, ["api"])
+    as_dana = {"Authorization": f"Bearer {token}"}
+    assert (await anonymous.get("/api/v1/servers", headers=as_dana)).status_code == 200
+    queue = await anonymous.get("/api/v1/reviews", headers=as_dana)
+    assert queue.status_code == 403
+    assert "needs the security role; dana is a developer" in queue.json()["detail"]
+    teams = await anonymous.post("/api/v1/teams", json={"name": "x"}, headers=as_dana)
+    assert teams.status_code == 403
+
+
+async def test_a_token_without_the_api_scope_is_refused(
+    app: Starlette, anonymous: httpx.AsyncClient
+) -> None:
+    token = await user_with_token(app.state.services, "erin", Role.admin, ["mcp"])
+    refused = await anonymous.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code == 403
+    assert "`api` scope" in refused.json()["detail"]
 
 
 async def test_openapi_import_over_the_api(client: httpx.AsyncClient) -> None:

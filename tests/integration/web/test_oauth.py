@@ -1,0 +1,305 @@
+"""The authorization server against RFC 6749/7636/7591/7009/8414/8707/9207/9728 and bad input."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from starlette.applications import Starlette
+
+from registry.models import Role
+from switchboard.audit.log import verify
+from switchboard.identity.accounts import create_user
+from tests.conftest import TEST_PASSWORD
+from tests.integration.web.oauth_flow import (
+    MCP_URL,
+    REDIRECT_URI,
+    authorize,
+    authorize_params,
+    exchange,
+    hidden_fields,
+    pkce,
+    register,
+    sign_in,
+)
+
+
+@pytest.fixture
+async def bob(app: Starlette) -> str:
+    services = app.state.services
+    async with services.transaction() as session:
+        await create_user(session, "bob", role=Role.developer, password=TEST_PASSWORD)
+    return "bob"
+
+
+async def test_discovery_documents(anonymous: httpx.AsyncClient) -> None:
+    server = (await anonymous.get("/.well-known/oauth-authorization-server")).json()
+    AuthorizationServerMetadata(server).validate()
+    assert server["issuer"] == "http://127.0.0.1:8080"
+    assert server["code_challenge_methods_supported"] == ["S256"]
+    assert server["authorization_response_iss_parameter_supported"] is True
+    oidc = (await anonymous.get("/.well-known/openid-configuration")).json()
+    assert oidc["token_endpoint"] == server["token_endpoint"]
+    for path in (
+        "/.well-known/oauth-protected-resource/mcp",
+        "/.well-known/oauth-protected-resource",
+    ):
+        resource = (await anonymous.get(path)).json()
+        assert resource["resource"] == MCP_URL
+        assert resource["authorization_servers"] == ["http://127.0.0.1:8080"]
+    keys = (await anonymous.get("/oauth/jwks.json")).json()["keys"]
+    assert keys
+    assert all("d" not in key for key in keys)
+
+
+async def test_mcp_without_a_token_points_to_the_metadata(anonymous: httpx.AsyncClient) -> None:
+    response = await anonymous.post("/mcp", json={"jsonrpc": "2.0", "id": 1, "method": "ping"})
+    assert response.status_code == 401
+    challenge = response.headers["www-authenticate"]
+    assert challenge.startswith("Bearer ")
+    assert 'resource_metadata="http://127.0.0.1:8080/.well-known/oauth-protected-resource/mcp"' in (
+        challenge
+    )
+    assert 'scope="mcp"' in challenge
+
+
+async def test_the_code_flow_end_to_end(
+    anonymous: httpx.AsyncClient, app: Starlette, bob: str
+) -> None:
+    http = anonymous
+    client_id = await register(http)
+    verifier, challenge = pkce()
+    params = authorize_params(client_id, challenge)
+    first = await http.get("/oauth/authorize", params=params)
+    assert first.status_code == 303
+    assert first.headers["location"].startswith("/signin?next=%2Foauth%2Fauthorize")
+    await sign_in(http, bob)
+    consent = await http.get("/oauth/authorize", params=params)
+    assert consent.status_code == 200
+    assert "Test IDE" in consent.text
+    assert REDIRECT_URI in consent.text
+    assert "frame-ancestors 'none'" in consent.headers["content-security-policy"]
+    fields = hidden_fields(consent.text)
+    no_csrf = {k: v for k, v in fields.items() if k != "csrf_token"}
+    assert (
+        await http.post("/oauth/authorize", data={**no_csrf, "decision": "allow"})
+    ).status_code == 403
+    allowed = await http.post("/oauth/authorize", data={**fields, "decision": "allow"})
+    assert allowed.status_code == 303
+    query = parse_qs(urlsplit(allowed.headers["location"]).query)
+    assert query["state"] == [params["state"]]
+    assert query["iss"] == ["http://127.0.0.1:8080"]
+
+    tokens = await http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": client_id,
+            "code": query["code"][0],
+            "redirect_uri": REDIRECT_URI,
+            "code_verifier": verifier,
+            "resource": MCP_URL,
+        },
+    )
+    assert tokens.status_code == 200, tokens.text
+    assert tokens.headers["cache-control"] == "no-store"
+    body = tokens.json()
+    assert body["token_type"] == "Bearer"
+    assert body["scope"] == "mcp"
+    claims = await app.state.services.tokens.verify(body["access_token"], audiences=(MCP_URL,))
+    assert claims.subject == "bob"
+    assert claims.client_id == client_id
+
+    again = await authorize(http, client_id)  # consent is remembered: straight to the code
+    assert again.code
+
+    services = app.state.services
+    checked, broken = await verify(services.sessions)
+    assert broken is None
+    assert checked >= 3
+
+
+async def test_a_code_works_once_and_its_replay_revokes_the_refresh_chain(
+    anonymous: httpx.AsyncClient, bob: str
+) -> None:
+    client_id = await register(anonymous)
+    await sign_in(anonymous, bob)
+    auth = await authorize(anonymous, client_id)
+    first = await exchange(anonymous, client_id, auth)
+    assert first.status_code == 200
+    replay = await exchange(anonymous, client_id, auth)
+    assert replay.status_code == 400
+    assert replay.json()["error"] == "invalid_grant"
+    refresh = await anonymous.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": client_id,
+            "refresh_token": first.json()["refresh_token"],
+        },
+    )
+    assert refresh.json()["error"] == "invalid_grant"
+
+
+async def test_pkce_mismatch_and_wrong_redirect_are_refused(
+    anonymous: httpx.AsyncClient, bob: str
+) -> None:
+    client_id = await register(anonymous)
+    await sign_in(anonymous, bob)
+    auth = await authorize(anonymous, client_id)
+    auth.verifier = pkce()[0]
+    mismatch = await exchange(anonymous, client_id, auth)
+    assert mismatch.json() == {
+        "error": "invalid_grant",
+        "error_description": "the code_verifier does not match the challenge",
+    }
+    auth = await authorize(anonymous, client_id)
+    wrong = await anonymous.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "client_id": client_id,
+            "code": auth.code,
+            "redirect_uri": "http://127.0.0.1:33418/other",
+            "code_verifier": auth.verifier,
+        },
+    )
+    assert wrong.json()["error"] == "invalid_grant"
+    other_client = await register(anonymous)
+    auth = await authorize(anonymous, client_id)
+    stolen = await exchange(anonymous, other_client, auth)
+    assert stolen.json()["error"] == "invalid_grant"
+
+
+async def test_refresh_tokens_rotate_and_reuse_revokes_the_family(
+    anonymous: httpx.AsyncClient, bob: str
+) -> None:
+    client_id = await register(anonymous)
+    await sign_in(anonymous, bob)
+    first = (await exchange(anonymous, client_id, await authorize(anonymous, client_id))).json()
+
+    async def refresh(token: str) -> httpx.Response:
+        return await anonymous.post(
+            "/oauth/token",
+            data={"grant_type": "refresh_token", "client_id": client_id, "refresh_token": token},
+        )
+
+    second = await refresh(first["refresh_token"])
+    assert second.status_code == 200
+    assert second.json()["refresh_token"] != first["refresh_token"]
+    reuse = await refresh(first["refresh_token"])
+    assert reuse.json()["error"] == "invalid_grant"
+    assert (await refresh(second.json()["refresh_token"])).json()["error"] == "invalid_grant"
+    widen = (await exchange(anonymous, client_id, await authorize(anonymous, client_id))).json()
+    wider = await anonymous.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": client_id,
+            "refresh_token": widen["refresh_token"],
+            "scope": "mcp api",
+        },
+    )
+    assert wider.json()["error"] == "invalid_scope"
+
+
+async def test_revocation_ends_the_chain(anonymous: httpx.AsyncClient, bob: str) -> None:
+    client_id = await register(anonymous)
+    await sign_in(anonymous, bob)
+    tokens = (await exchange(anonymous, client_id, await authorize(anonymous, client_id))).json()
+    unknown = await anonymous.post("/oauth/revoke", data={"token": "nonsense"})
+    assert unknown.status_code == 200
+    revoked = await anonymous.post(
+        "/oauth/revoke", data={"token": tokens["access_token"], "client_id": client_id}
+    )
+    assert revoked.status_code == 200
+    refresh = await anonymous.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": client_id,
+            "refresh_token": tokens["refresh_token"],
+        },
+    )
+    assert refresh.json()["error"] == "invalid_grant"
+
+
+@pytest.mark.parametrize(
+    ("change", "error"),
+    [
+        ({"code_challenge_method": "plain"}, "invalid_request"),
+        ({"code_challenge": ""}, "invalid_request"),
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"resource": "https://elsewhere.example/mcp"}, "invalid_target"),
+        ({"scope": "mcp <script>"}, "invalid_scope"),
+    ],
+)
+async def test_bad_requests_go_back_to_the_client_with_an_error(
+    anonymous: httpx.AsyncClient, bob: str, change: dict[str, str], error: str
+) -> None:
+    client_id = await register(anonymous)
+    await sign_in(anonymous, bob)
+    params = {**authorize_params(client_id, pkce()[1]), **change}
+    response = await anonymous.get("/oauth/authorize", params=params)
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location.startswith(REDIRECT_URI + "?")
+    query = parse_qs(urlsplit(location).query)
+    assert query["error"] == [error]
+    assert query["iss"] == ["http://127.0.0.1:8080"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"redirect_uri": "https://evil.example/callback"},
+        {"redirect_uri": REDIRECT_URI + "/../evil"},
+        {"client_id": "sbc_unknown"},
+        {"client_id": ""},
+    ],
+)
+async def test_untrusted_clients_and_redirects_are_never_followed(
+    anonymous: httpx.AsyncClient, bob: str, change: dict[str, str]
+) -> None:
+    client_id = await register(anonymous)
+    await sign_in(anonymous, bob)
+    params = {**authorize_params(client_id, pkce()[1]), **change}
+    response = await anonymous.get("/oauth/authorize", params=params)
+    assert response.status_code == 400
+    assert "location" not in response.headers
+    assert "evil" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("metadata", "error"),
+    [
+        ({"redirect_uris": ["javascript:alert(1)"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["https://x.example/cb#frag"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": []}, "invalid_redirect_uri"),
+        ({"redirect_uris": ["http://example.com/cb"]}, "invalid_redirect_uri"),
+        ({"redirect_uris": [REDIRECT_URI], "grant_types": ["implicit"]}, "invalid_client_metadata"),
+        ({"redirect_uris": [REDIRECT_URI], "client_name": "x" * 500}, "invalid_client_metadata"),
+    ],
+)
+async def test_registration_refuses_bad_metadata(
+    anonymous: httpx.AsyncClient, metadata: dict[str, object], error: str
+) -> None:
+    response = await anonymous.post("/oauth/register", json=metadata)
+    assert response.status_code == 400
+    assert response.json()["error"] == error
+
+
+async def test_registration_makes_confidential_requests_public(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    response = await anonymous.post(
+        "/oauth/register",
+        json={"redirect_uris": [REDIRECT_URI], "token_endpoint_auth_method": "client_secret_basic"},
+    )
+    assert response.status_code == 201
+    assert response.json()["token_endpoint_auth_method"] == "none"
+    assert "client_secret" not in response.json()
+    huge = await anonymous.post("/oauth/register", content=b"{" + b" " * 20000 + b"}")
+    assert huge.status_code == 413
