@@ -17,6 +17,7 @@ from switchboard.identity.pats import create_pat, list_pats, revoke_pat
 from switchboard.identity.scopes import grantable, within_credential
 from web.api.deps import principal, services
 from web.api.endpoints import Endpoint
+from web.auth.sessions import current_session
 from web.oauth.token import revoke_client_tokens
 
 
@@ -26,6 +27,8 @@ class Me(BaseModel):
     scopes: list[str]
     """What the credential of this request carries."""
     via: str
+    csrf_token: str | None = None
+    """For browser sessions: what unsafe requests must send as `X-CSRF-Token`."""
 
 
 class TokenBody(BaseModel):
@@ -69,8 +72,15 @@ def _view(row: PersonalAccessToken) -> TokenView:
 
 async def me(request: Request) -> Me:
     caller = principal(request)
+    signed_in = (
+        await current_session(services(request), request) if caller.via == "session" else None
+    )
     return Me(
-        username=caller.username, role=caller.role, scopes=sorted(caller.scopes), via=caller.via
+        username=caller.username,
+        role=caller.role,
+        scopes=sorted(caller.scopes),
+        via=caller.via,
+        csrf_token=signed_in.csrf_token if signed_in else None,
     )
 
 

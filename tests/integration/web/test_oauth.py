@@ -24,6 +24,7 @@ from tests.integration.web.oauth_flow import (
     register,
     sign_in,
 )
+from tests.integration.web.test_client_metadata import Site
 
 
 @pytest.fixture
@@ -303,3 +304,67 @@ async def test_registration_makes_confidential_requests_public(
     assert "client_secret" not in response.json()
     huge = await anonymous.post("/oauth/register", content=b"{" + b" " * 20000 + b"}")
     assert huge.status_code == 413
+
+
+async def test_a_client_id_metadata_document_client_signs_in(
+    anonymous: httpx.AsyncClient, bob: str
+) -> None:
+    async with Site().running() as site:
+        client_id = site.document("/oauth/client.json", client_name="Docs IDE")
+        await sign_in(anonymous, bob)
+        consent = await anonymous.get(
+            "/oauth/authorize", params=authorize_params(client_id, pkce()[1])
+        )
+        assert consent.status_code == 200
+        assert "Docs IDE" in consent.text
+        auth = await authorize(anonymous, client_id)
+        assert (await exchange(anonymous, client_id, auth)).status_code == 200
+        bad = site.document("/bad.json", redirect_uris=["javascript:alert(1)"])
+        refused = await anonymous.get("/oauth/authorize", params=authorize_params(bad, "x" * 43))
+        assert refused.status_code == 400
+        assert "metadata document was refused" in refused.text
+
+
+async def test_consent_can_be_withdrawn(anonymous: httpx.AsyncClient, bob: str) -> None:
+    client_id = await register(anonymous)
+    await sign_in(anonymous, bob)
+    tokens = (await exchange(anonymous, client_id, await authorize(anonymous, client_id))).json()
+    consents = (await anonymous.get("/api/v1/me/consents")).json()
+    assert [c["client_id"] for c in consents] == [client_id]
+    csrf = (await anonymous.get("/api/v1/me")).json()["csrf_token"]
+    without = await anonymous.delete("/api/v1/me/consents", params={"client_id": client_id})
+    assert without.status_code == 403
+    withdrawn = await anonymous.delete(
+        "/api/v1/me/consents", params={"client_id": client_id}, headers={"X-CSRF-Token": csrf}
+    )
+    assert withdrawn.status_code == 204
+    refresh = await anonymous.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": client_id,
+            "refresh_token": tokens["refresh_token"],
+        },
+    )
+    assert refresh.json()["error"] == "invalid_grant"
+    again = await anonymous.get("/oauth/authorize", params=authorize_params(client_id, pkce()[1]))
+    assert again.status_code == 200  # the consent page, once more
+
+
+async def test_key_rotation_keeps_old_tokens_valid(
+    anonymous: httpx.AsyncClient, app: Starlette, bob: str
+) -> None:
+    services = app.state.services
+    old, _ = await services.tokens.issue(
+        subject="bob", client_id="c", scopes=["mcp"], audience=MCP_URL
+    )
+    new_kid = await services.keys.rotate()
+    new, _ = await services.tokens.issue(
+        subject="bob", client_id="c", scopes=["mcp"], audience=MCP_URL
+    )
+    kids = [key["kid"] for key in (await anonymous.get("/oauth/jwks.json")).json()["keys"]]
+    assert kids[0] == new_kid
+    assert len(kids) == 2
+    for token in (old, new):
+        claims = await services.tokens.verify(token, audiences=(MCP_URL,))
+        assert claims.subject == "bob"
