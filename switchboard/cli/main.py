@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from registry.errors import RegistryError
 from sandboxes.errors import SandboxError
-from switchboard.cli import access, catalog, discovering, identity, reviewing, server
+from switchboard.cli import access, auditing, catalog, discovering, identity, reviewing, server
 from switchboard.cli.context import Command
 from switchboard.services import open_services
 from switchboard.settings import Settings
@@ -37,6 +37,7 @@ def build_parser() -> argparse.ArgumentParser:
     reviewing.register(commands)
     access.register(commands)
     identity.register(commands)
+    auditing.register(commands)
     return parser
 
 

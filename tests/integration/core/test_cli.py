@@ -103,3 +103,15 @@ def test_init_creates_the_first_admin_once(
     assert "an admin account exists" in capsys.readouterr().out
     main(["user", "list"])
     assert "admin  admin  active  password" in capsys.readouterr().out
+
+
+def test_audit_verify_and_export(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["init"])
+    main(["user", "create", "ivy", "--role", "developer"])
+    capsys.readouterr()
+    main(["audit", "verify"])
+    assert "audit log intact: 1 records" in capsys.readouterr().out
+    main(["audit", "export", "--since", "2000-01-01"])
+    (line,) = capsys.readouterr().out.splitlines()
+    assert '"action": "user_create"' in line
+    assert '"target": "ivy"' in line
