@@ -6,6 +6,7 @@ from starlette.routing import BaseRoute, Route
 
 from toolhost.protected_resource import WELL_KNOWN, metadata_endpoint
 from web.auth.signin import signin_routes
+from web.auth.sso import sso_routes
 from web.oauth import metadata
 from web.oauth.authorize import authorize_page, authorize_submit
 from web.oauth.registration import register
@@ -15,6 +16,7 @@ from web.oauth.token import revoke_endpoint, token_endpoint
 def identity_routes() -> list[BaseRoute]:
     return [
         *signin_routes(),
+        *sso_routes(),
         Route(WELL_KNOWN, metadata_endpoint, methods=["GET"]),
         Route(WELL_KNOWN + "/mcp", metadata_endpoint, methods=["GET"]),
         Route(
