@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -29,6 +30,21 @@ def environment(**values: str) -> dict[str, str]:
     env["PATH"] = f"{BIN}:{env['PATH']}"
     env.update(values)
     return env
+
+
+def api_token(env: Mapping[str, str], prefix: tuple[str, ...] = ()) -> str:
+    """An admin's token for the JSON API, made through the command line as an operator would.
+
+    `prefix` runs the commands elsewhere, such as inside a compose service.
+    """
+    create = ["token", "create", "--user", "admin", "--name", "e2e", "--scope", "api"]
+    for command in (["switchboard", "init"], ["switchboard", "--json", *create]):
+        result = subprocess.run(
+            [*prefix, *command], cwd=ROOT, env=dict(env), capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+    token: str = json.loads(result.stdout)["token"]
+    return token
 
 
 @contextmanager

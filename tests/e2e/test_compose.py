@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.e2e.conftest import ROOT, environment, free_port
+from tests.e2e.conftest import ROOT, api_token, environment, free_port
 
 
 def compose(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -58,13 +58,16 @@ def test_compose_stack_on_postgres(stack_env: dict[str, str]) -> None:
     started = compose(stack_env, "up", "-d", "--no-build")
     assert started.returncode == 0, started.stderr
     base_url = f"http://127.0.0.1:{stack_env['SWITCHBOARD_PORT']}"
+    token = api_token(stack_env, ("docker-compose", "exec", "-T", "switchboard"))
     with healthy(base_url) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
         manifest = json.loads(Path(ROOT / "examples" / "clock" / "server.json").read_text())
         assert client.post("/api/v1/servers?discover=false", json=manifest).status_code == 201
 
     restarted = compose(stack_env, "restart")
     assert restarted.returncode == 0, restarted.stderr
     with healthy(base_url) as client:
+        client.headers["Authorization"] = f"Bearer {token}"
         assert [s["slug"] for s in client.get("/api/v1/servers").json()] == ["clock"]
 
     database_url = compose(

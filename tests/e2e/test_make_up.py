@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from tests.e2e.conftest import ROOT, environment, free_port, running
+from tests.e2e.conftest import ROOT, api_token, environment, free_port, running
 
 
 def test_make_up_serves_and_is_idempotent(tmp_path: Path) -> None:
@@ -16,6 +16,8 @@ def test_make_up_serves_and_is_idempotent(tmp_path: Path) -> None:
         SWITCHBOARD_ACTOR="dana",
     )
     with running(["make", "up"], env, port) as client:
+        assert client.get("/api/v1/teams").status_code == 401
+        client.headers["Authorization"] = f"Bearer {api_token(env)}"
         assert client.get("/api/v1/teams").json() == ["default"]
         subprocess.run(
             ["switchboard", "publish", "examples/clock/server.json"],
@@ -30,6 +32,7 @@ def test_make_up_serves_and_is_idempotent(tmp_path: Path) -> None:
     key = (tmp_path / "data" / "secret.key").read_bytes()
 
     with running(["make", "up"], env, port) as client:
+        client.headers["Authorization"] = f"Bearer {api_token(env)}"
         assert client.get("/api/v1/servers").json() == first
         assert client.get("/api/v1/teams").json() == ["default"]
     assert (tmp_path / "data" / "secret.key").read_bytes() == key

@@ -6,7 +6,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tests.e2e.conftest import ROOT, environment, free_port, running
+from tests.e2e.conftest import ROOT, api_token, environment, free_port, running
 
 
 def tour_script() -> str:
@@ -38,6 +38,7 @@ def test_readme_tour(tmp_path: Path, database_url: str) -> None:
             timeout=300,
         )
         assert result.returncode == 0, result.stdout + result.stderr
+        client.headers["Authorization"] = f"Bearer {api_token(env)}"
         assert "awaiting security review" in result.stdout
         assert "approved io.github" not in result.stdout
 
