@@ -101,3 +101,17 @@ async def exchange(http: httpx.AsyncClient, client_id: str, auth: Authorized) ->
             "resource": MCP_URL,
         },
     )
+
+
+async def refresh(
+    http: httpx.AsyncClient, client_id: str, token: str, **extra: str
+) -> httpx.Response:
+    return await http.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "client_id": client_id,
+            "refresh_token": token,
+            **extra,
+        },
+    )

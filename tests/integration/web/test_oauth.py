@@ -21,6 +21,7 @@ from tests.integration.web.oauth_flow import (
     exchange,
     hidden_fields,
     pkce,
+    refresh,
     register,
     sign_in,
 )
@@ -133,15 +134,8 @@ async def test_a_code_works_once_and_its_replay_revokes_the_refresh_chain(
     replay = await exchange(anonymous, client_id, auth)
     assert replay.status_code == 400
     assert replay.json()["error"] == "invalid_grant"
-    refresh = await anonymous.post(
-        "/oauth/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": client_id,
-            "refresh_token": first.json()["refresh_token"],
-        },
-    )
-    assert refresh.json()["error"] == "invalid_grant"
+    refreshed = await refresh(anonymous, client_id, first.json()["refresh_token"])
+    assert refreshed.json()["error"] == "invalid_grant"
 
 
 async def test_pkce_mismatch_and_wrong_redirect_are_refused(
@@ -181,28 +175,15 @@ async def test_refresh_tokens_rotate_and_reuse_revokes_the_family(
     await sign_in(anonymous, bob)
     first = (await exchange(anonymous, client_id, await authorize(anonymous, client_id))).json()
 
-    async def refresh(token: str) -> httpx.Response:
-        return await anonymous.post(
-            "/oauth/token",
-            data={"grant_type": "refresh_token", "client_id": client_id, "refresh_token": token},
-        )
-
-    second = await refresh(first["refresh_token"])
+    second = await refresh(anonymous, client_id, first["refresh_token"])
     assert second.status_code == 200
     assert second.json()["refresh_token"] != first["refresh_token"]
-    reuse = await refresh(first["refresh_token"])
+    reuse = await refresh(anonymous, client_id, first["refresh_token"])
     assert reuse.json()["error"] == "invalid_grant"
-    assert (await refresh(second.json()["refresh_token"])).json()["error"] == "invalid_grant"
+    rotated = await refresh(anonymous, client_id, second.json()["refresh_token"])
+    assert rotated.json()["error"] == "invalid_grant"
     widen = (await exchange(anonymous, client_id, await authorize(anonymous, client_id))).json()
-    wider = await anonymous.post(
-        "/oauth/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": client_id,
-            "refresh_token": widen["refresh_token"],
-            "scope": "mcp api",
-        },
-    )
+    wider = await refresh(anonymous, client_id, widen["refresh_token"], scope="mcp api")
     assert wider.json()["error"] == "invalid_scope"
 
 
@@ -216,15 +197,8 @@ async def test_revocation_ends_the_chain(anonymous: httpx.AsyncClient, bob: str)
         "/oauth/revoke", data={"token": tokens["access_token"], "client_id": client_id}
     )
     assert revoked.status_code == 200
-    refresh = await anonymous.post(
-        "/oauth/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": client_id,
-            "refresh_token": tokens["refresh_token"],
-        },
-    )
-    assert refresh.json()["error"] == "invalid_grant"
+    refreshed = await refresh(anonymous, client_id, tokens["refresh_token"])
+    assert refreshed.json()["error"] == "invalid_grant"
 
 
 @pytest.mark.parametrize(
@@ -338,15 +312,8 @@ async def test_consent_can_be_withdrawn(anonymous: httpx.AsyncClient, bob: str) 
         "/api/v1/me/consents", params={"client_id": client_id}, headers={"X-CSRF-Token": csrf}
     )
     assert withdrawn.status_code == 204
-    refresh = await anonymous.post(
-        "/oauth/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": client_id,
-            "refresh_token": tokens["refresh_token"],
-        },
-    )
-    assert refresh.json()["error"] == "invalid_grant"
+    refreshed = await refresh(anonymous, client_id, tokens["refresh_token"])
+    assert refreshed.json()["error"] == "invalid_grant"
     again = await anonymous.get("/oauth/authorize", params=authorize_params(client_id, pkce()[1]))
     assert again.status_code == 200  # the consent page, once more
 
