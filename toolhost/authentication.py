@@ -57,7 +57,7 @@ class RequireBearer:
         try:
             async with services.transaction() as session:
                 principal = await authenticate_bearer(
-                    session, services.tokens, token, audience=settings.mcp_url
+                    session, services.tokens, token, audiences=(settings.mcp_url,)
                 )
         except InvalidTokenError as exc:
             logger.info("refused a bearer token: %s", exc)
