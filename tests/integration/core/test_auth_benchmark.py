@@ -1,0 +1,31 @@
+"""The auth overhead benchmark keeps running; its numbers are read by people, never asserted."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).parents[3]
+
+
+def test_auth_overhead_benchmark_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "benchmarks/auth_overhead.py", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[2].split() == ["request", "conc", "open", "grants", "jwt", "pat"]
+    assert [line.split()[:2] for line in lines[3:7]] == [
+        ["session", "1"],
+        ["session", "16"],
+        ["stateless", "1"],
+        ["stateless", "16"],
+    ]
+    assert lines[8].split()[2:4] == ["jwt/open", "pat/open"]
+    assert "database work per tools/list" in result.stdout
+    assert lines[-1] in ("PASS", "FAIL")
