@@ -79,7 +79,7 @@ from switchboard.identity.pats import create_pat
 from switchboard.identity.principal import Principal
 from switchboard.services import Services
 from switchboard.settings import Settings
-from toolhost.authentication import PRINCIPAL, RequireBearer, _sdk_user
+from toolhost.authentication import GRANTED, PRINCIPAL, RequireBearer, _sdk_user
 from toolhost.endpoint import Toolhost
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -158,17 +158,30 @@ async def populate(services: Services) -> tuple[str, str]:
 
 
 class FixedCaller:
-    """In place of `RequireBearer`: leaves a precomputed caller in the scope, as it would."""
+    """In place of `RequireBearer`: leaves a precomputed caller in the scope, as it would, and
+    with `services` (the `grants` variant) also the caller's grants, read as it reads them."""
 
-    def __init__(self, app: ASGIApp, principal: Principal, user: AuthenticatedUser) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        principal: Principal,
+        user: AuthenticatedUser,
+        services: Services | None,
+    ) -> None:
         self.app = app
         self.principal = principal
         self.user = user
+        self.services = services
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             scope[PRINCIPAL] = self.principal
             scope["user"] = self.user
+            if self.services is not None:
+                async with self.services.sessions() as session:
+                    scope[GRANTED] = await self.services.catalog.visible_tools(
+                        session, self.principal.username
+                    )
         await self.app(scope, receive, send)
 
 
@@ -196,7 +209,8 @@ def without_authentication(
             "tools/list", types.PaginatedRequestParams, list_catalogue
         )
     user = _sdk_user(principal, token, services.settings.effective_public_url)
-    host.app = FixedCaller(host.app.app, principal, user)  # type: ignore[assignment]
+    granting = services if read_grants else None
+    host.app = FixedCaller(host.app.app, principal, user, granting)  # type: ignore[assignment]
     return host
 
 
@@ -564,8 +578,4 @@ if __name__ == "__main__":
     parser.add_argument("--quick", action="store_true", help="few requests, never fails (smoke)")
     parser.add_argument("--profile", action="store_true", help="cProfile the variants instead")
     args = parser.parse_args()
-    # httpcore looks for `sniffio` on every request; without it installed (anyio no longer
-    # needs it) each look is a failed import that searches sys.path, about 1 ms of client time
-    # per request on both sides of every ratio. `None` in sys.modules makes it fail at once.
-    sys.modules.setdefault("sniffio", None)  # type: ignore[arg-type]
     sys.exit(asyncio.run(main(args.quick, args.profile)))

@@ -2,7 +2,8 @@
 
 No token, or one that fails any check, gets 401 with a challenge naming the protected resource
 metadata; a valid token that carries no scope usable here gets 403 `insufficient_scope`.
-The caller is left in the ASGI scope for the steps after this one.
+The caller, and the tools their teams are granted now, are left in the ASGI scope for the steps
+after this one; grants are re-read on every request, so a revoke takes effect at once.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from mcp.server.auth.provider import AccessToken
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from registry.visibility import IndexedTool
 from switchboard.identity.bearer import authenticate_bearer
 from switchboard.identity.principal import Principal
 from switchboard.identity.scopes import MCP, reaches_mcp
@@ -22,12 +24,19 @@ from switchboard.services import Services
 from toolhost.protected_resource import challenge
 
 PRINCIPAL = "switchboard.principal"
+GRANTED = "switchboard.granted"
+"""The caller's granted tools, read with the credential check in one database session."""
 logger = logging.getLogger(__name__)
 
 
 def principal_of(scope: Scope) -> Principal:
     principal: Principal = scope[PRINCIPAL]
     return principal
+
+
+def granted_of(scope: Scope) -> list[IndexedTool]:
+    granted: list[IndexedTool] = scope[GRANTED]
+    return granted
 
 
 def bearer_token(scope: Scope) -> str | None:
@@ -55,10 +64,11 @@ class RequireBearer:
             await _refuse(401, challenge(settings), "authentication required", scope, receive, send)
             return
         try:
-            async with services.transaction() as session:
+            async with services.sessions() as session:
                 principal = await authenticate_bearer(
                     session, services.tokens, token, audiences=(settings.mcp_url,)
                 )
+                granted = await services.catalog.visible_tools(session, principal.username)
         except InvalidTokenError as exc:
             logger.info("refused a bearer token: %s", exc)
             value = challenge(settings, error="invalid_token")
@@ -69,6 +79,7 @@ class RequireBearer:
             await _refuse(403, value, "the token lacks the `mcp` scope", scope, receive, send)
             return
         scope[PRINCIPAL] = principal
+        scope[GRANTED] = granted
         scope["user"] = _sdk_user(principal, token, settings.effective_public_url)
         await self.app(scope, receive, send)
 

@@ -11,28 +11,26 @@ from importlib.metadata import version
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
+from starlette.types import Scope
 
-from switchboard.identity.principal import Principal
 from switchboard.identity.scopes import effective_tools
 from switchboard.services import Services
-from toolhost.authentication import principal_of
+from toolhost.authentication import granted_of, principal_of
 
 
-def caller(ctx: ServerRequestContext[Services]) -> Principal:
+def http_scope(ctx: ServerRequestContext[Services]) -> Scope:
     request = ctx.request
     if request is None:
         raise RuntimeError("the toolhost serves HTTP requests only")
-    return principal_of(request.scope)
+    scope: Scope = request.scope
+    return scope
 
 
 async def list_tools(
     ctx: ServerRequestContext[Services], _params: types.PaginatedRequestParams | None
 ) -> types.ListToolsResult:
-    services = ctx.lifespan_context
-    principal = caller(ctx)
-    async with services.sessions() as session:
-        granted = await services.catalog.visible_tools(session, principal.username)
-    tools = effective_tools(granted, principal.scopes)
+    scope = http_scope(ctx)
+    tools = effective_tools(granted_of(scope), principal_of(scope).scopes)
     return types.ListToolsResult(tools=[types.Tool.model_validate(t.wire) for t in tools])
 
 

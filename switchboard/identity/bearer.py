@@ -19,7 +19,10 @@ LAST_USED = timedelta(minutes=1)
 async def authenticate_bearer(
     session: AsyncSession, tokens: AccessTokens, token: str, *, audiences: tuple[str, ...]
 ) -> Principal:
-    """The caller, or `InvalidTokenError` (expired, revoked, forged, or the user is disabled)."""
+    """The caller, or `InvalidTokenError` (expired, revoked, forged, or the user is disabled).
+
+    Reads only, except for a personal token's `last_used_at`, committed when it is written.
+    """
     if looks_like_pat(token):
         found = await resolve_pat(session, token)
         if found is None:
@@ -30,6 +33,7 @@ async def authenticate_bearer(
         if last is None or now - (last if last.tzinfo else last.replace(tzinfo=UTC)) > LAST_USED:
             pat.last_used_at = now
             session.add(pat)
+            await session.commit()
         return _principal(user, frozenset(pat.scopes), "pat", credential_id=f"pat:{pat.id}")
     claims = await tokens.verify(token, audiences=audiences)
     holder = await find_user(session, claims.subject)

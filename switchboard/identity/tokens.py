@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from joserfc import jws, jwt
@@ -19,6 +20,9 @@ from switchboard.identity.keys import ALGORITHM, SigningKeys
 
 LEEWAY_SECONDS = 30
 MAX_TOKEN_LENGTH = 8192
+VERIFIED_CACHE_SIZE = 10_000
+"""Tokens whose signature and claims were checked, kept until they expire: a client sends the
+same token on every request, and the signature check is most of the cost of accepting it."""
 
 
 class InvalidTokenError(Exception):
@@ -43,6 +47,7 @@ class AccessTokens:
         self._keys = keys
         self.issuer = issuer
         self.lifetime_seconds = lifetime_seconds
+        self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
 
     async def issue(
         self,
@@ -79,6 +84,18 @@ class AccessTokens:
 
     async def verify(self, token: str, *, audiences: tuple[str, ...]) -> AccessClaims:
         """The token's claims if it is ours, current, and bound to one of `audiences`."""
+        known = self._verified.get(token)
+        if known is not None and known.expires_at + LEEWAY_SECONDS > time.time():
+            if known.audience not in audiences:
+                raise InvalidTokenError("the token is bound to another audience")
+            return known
+        claims = await self._verify(token, audiences)
+        self._verified[token] = claims
+        while len(self._verified) > VERIFIED_CACHE_SIZE:
+            self._verified.popitem(last=False)
+        return claims
+
+    async def _verify(self, token: str, audiences: tuple[str, ...]) -> AccessClaims:
         if len(token) > MAX_TOKEN_LENGTH or token.count(".") != 2:
             raise InvalidTokenError("not a compact JWS")
         kid = _unverified_kid(token)
