@@ -286,10 +286,11 @@ class Bench:
 async def prepare(app: Starlette, http: httpx.AsyncClient, stack: AsyncExitStack) -> Bench:
     services: Services = app.state.services
     jwt, pat = await populate(services)
-    async with services.transaction() as session:
-        principal = await authenticate_bearer(
+    async with services.sessions() as session:
+        caller = await authenticate_bearer(
             session, services.tokens, jwt, audiences=(services.settings.mcp_url,)
         )
+    principal = caller.principal
     deployed: Toolhost = app.state.toolhost
     hosts = {
         "open": without_authentication(services, principal, jwt, read_grants=False),

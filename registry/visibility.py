@@ -7,7 +7,7 @@ revoked grant takes effect at once.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,7 +18,16 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry import revision
 from registry.grants import ALL_TOOLS
-from registry.models import Grant, Membership, ReviewStatus, Server, ServerVersion, Tool, User
+from registry.models import (
+    CatalogRevision,
+    Grant,
+    Membership,
+    ReviewStatus,
+    Server,
+    ServerVersion,
+    Tool,
+    User,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +104,61 @@ async def caller_grants(session: AsyncSession, username: str) -> list[tuple[int,
     return [(server_id, frozenset(scopes)) for server_id, scopes in sorted(merged.items())]
 
 
+@dataclass(frozen=True)
+class Standing:
+    """A user row's state, the catalogue revision and the user's grants, read in one query."""
+
+    user_id: int
+    role: str
+    disabled: bool
+    revision: int
+    grants: list[tuple[int, frozenset[str]]]
+
+
+def standing_select(*extra: Any) -> sa.Select[Any]:
+    """User state, catalogue revision and grants (one row per grant), plus `extra` columns;
+    callers add the join and the `where` that picks the user."""
+    current = (
+        sa.select(col(CatalogRevision.revision))
+        .where(col(CatalogRevision.id) == 1)
+        .scalar_subquery()
+    )
+    return (
+        sa.select(
+            col(User.id),
+            col(User.role),
+            col(User.disabled),
+            current,
+            col(Grant.server_id),
+            col(Grant.scopes),
+            *extra,
+        )
+        .select_from(User)
+        .outerjoin(Membership, col(Membership.user_id) == User.id)
+        .outerjoin(Grant, col(Grant.team_id) == Membership.team_id)
+    )
+
+
+def standing_from_rows(rows: Sequence[Sequence[Any]]) -> Standing | None:
+    if not rows:
+        return None
+    user_id, role, disabled, at = rows[0][:4]
+    merged: dict[int, set[str]] = {}
+    for row in rows:
+        server_id, scopes = row[4], row[5]
+        if server_id is not None:
+            merged.setdefault(server_id, set()).update(scopes)
+    grants = [(server_id, frozenset(scopes)) for server_id, scopes in sorted(merged.items())]
+    return Standing(user_id or 0, str(role), bool(disabled), int(at or 0), grants)
+
+
+async def standing(session: AsyncSession, username: str) -> Standing | None:
+    """Everything a request needs to know about its caller, in one round trip (or `None`)."""
+    connection = await session.connection()
+    query = standing_select().where(col(User.username) == username)
+    return standing_from_rows((await connection.execute(query)).all())
+
+
 class CatalogCache:
     """One index per process, reloaded when any replica changes the catalogue."""
 
@@ -102,8 +166,10 @@ class CatalogCache:
         self._index: CatalogIndex | None = None
         self._lock = anyio.Lock()
 
-    async def index(self, session: AsyncSession) -> CatalogIndex:
-        current = await revision.current(session)
+    async def index(self, session: AsyncSession, current: int | None = None) -> CatalogIndex:
+        """The index at revision `current` (read from the database when not given)."""
+        if current is None:
+            current = await revision.current(session)
         if self._index is not None and self._index.revision == current:
             return self._index
         async with self._lock:

@@ -65,21 +65,22 @@ class RequireBearer:
             return
         try:
             async with services.sessions() as session:
-                principal = await authenticate_bearer(
+                caller = await authenticate_bearer(
                     session, services.tokens, token, audiences=(settings.mcp_url,)
                 )
-                granted = await services.catalog.visible_tools(session, principal.username)
+                index = await services.catalog.index(session, caller.standing.revision)
         except InvalidTokenError as exc:
             logger.info("refused a bearer token: %s", exc)
             value = challenge(settings, error="invalid_token")
             await _refuse(401, value, "the access token is invalid", scope, receive, send)
             return
+        principal = caller.principal
         if not reaches_mcp(principal.scopes):
             value = challenge(settings, error="insufficient_scope", scope=MCP)
             await _refuse(403, value, "the token lacks the `mcp` scope", scope, receive, send)
             return
         scope[PRINCIPAL] = principal
-        scope[GRANTED] = granted
+        scope[GRANTED] = index.visible(caller.standing.grants)
         scope["user"] = _sdk_user(principal, token, settings.effective_public_url)
         await self.app(scope, receive, send)
 

@@ -1,65 +1,99 @@
-"""Turning an `Authorization: Bearer` value into a `Principal`: a JWT or a personal token."""
+"""Turning an `Authorization: Bearer` value into a caller: a JWT or a personal access token.
+
+The caller's account state, grants and the catalogue revision come back from one query
+(`registry.visibility.standing`), read on every request, so disabling a user or revoking a
+grant takes effect at once while a request costs as few database round trips as possible.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from registry.models import Role, User, pk
-from switchboard.identity.accounts import find_user
-from switchboard.identity.pats import looks_like_pat, resolve_pat
-from switchboard.identity.principal import Principal, Via
+from registry.models import Role
+from registry.visibility import Standing, standing
+from switchboard.identity.pats import looks_like_pat, resolve_pat_standing, touch_pat
+from switchboard.identity.principal import Principal
 from switchboard.identity.tokens import AccessTokens, InvalidTokenError
 
 LAST_USED = timedelta(minutes=1)
 """`last_used_at` is written at most this often, so a busy token is not a write per call."""
 
 
+@dataclass(frozen=True)
+class Authenticated:
+    principal: Principal
+    standing: Standing
+
+
 async def authenticate_bearer(
     session: AsyncSession, tokens: AccessTokens, token: str, *, audiences: tuple[str, ...]
-) -> Principal:
+) -> Authenticated:
     """The caller, or `InvalidTokenError` (expired, revoked, forged, or the user is disabled).
 
     Reads only, except for a personal token's `last_used_at`, committed when it is written.
     """
     if looks_like_pat(token):
-        found = await resolve_pat(session, token)
-        if found is None:
+        pat = await resolve_pat_standing(session, token)
+        if pat is None:
             raise InvalidTokenError("unknown, revoked or expired personal access token")
-        pat, user = found
-        now = datetime.now(UTC)
-        last = pat.last_used_at
-        if last is None or now - (last if last.tzinfo else last.replace(tzinfo=UTC)) > LAST_USED:
-            pat.last_used_at = now
-            session.add(pat)
-            await session.commit()
-        return _principal(user, frozenset(pat.scopes), "pat", credential_id=f"pat:{pat.id}")
+        if pat.last_used_at is None or datetime.now(UTC) - pat.last_used_at > LAST_USED:
+            await touch_pat(session, pat.token_id)
+        return _authenticated(
+            pat.username, pat.scopes, pat.standing, credential_id=f"pat:{pat.token_id}"
+        )
     claims = await tokens.verify(token, audiences=audiences)
-    holder = await find_user(session, claims.subject)
-    if holder is None or holder.disabled:
-        raise InvalidTokenError(f"user {claims.subject!r} is gone or disabled")
-    return _principal(
-        holder,
+    return await _caller(
+        session,
+        claims.subject,
         claims.scopes,
-        "oauth",
         client_id=claims.client_id,
         on_behalf_of=claims.on_behalf_of,
         credential_id=claims.token_id,
     )
 
 
-def _principal(
-    user: User,
+async def _caller(
+    session: AsyncSession,
+    username: str,
     scopes: frozenset[str],
-    via: Via,
-    **extra: str | None,
-) -> Principal:
-    return Principal(
-        username=user.username,
-        user_id=pk(user),
-        role=Role(user.role),
-        scopes=scopes,
-        via=via,
-        **extra,
+    *,
+    client_id: str | None = None,
+    on_behalf_of: str | None = None,
+    credential_id: str | None = None,
+) -> Authenticated:
+    state = await standing(session, username)
+    if state is None or state.disabled:
+        raise InvalidTokenError(f"user {username!r} is gone or disabled")
+    return _authenticated(
+        username,
+        scopes,
+        state,
+        client_id=client_id,
+        on_behalf_of=on_behalf_of,
+        credential_id=credential_id,
     )
+
+
+def _authenticated(
+    username: str,
+    scopes: frozenset[str],
+    state: Standing,
+    *,
+    client_id: str | None = None,
+    on_behalf_of: str | None = None,
+    credential_id: str | None = None,
+) -> Authenticated:
+    principal = Principal(
+        username=username,
+        user_id=state.user_id,
+        role=Role(state.role),
+        scopes=scopes,
+        via="oauth" if client_id is not None else "pat",
+        client_id=client_id,
+        on_behalf_of=on_behalf_of,
+        credential_id=credential_id,
+    )
+    return Authenticated(principal, state)

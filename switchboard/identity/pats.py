@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel import col, select
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry.errors import NotFoundError, RegistryError
 from registry.models import User, pk
+from registry.visibility import Standing, standing_from_rows, standing_select
 from switchboard.identity.models import PersonalAccessToken
 
 PREFIX = "sbp_"
@@ -87,19 +89,48 @@ async def revoke_pat(session: AsyncSession, user: User, token_id: int) -> Person
     return row
 
 
-async def resolve_pat(session: AsyncSession, token: str) -> tuple[PersonalAccessToken, User] | None:
-    """The live token and its user, or `None` for unknown, revoked or expired tokens."""
-    row = (
-        await session.exec(
-            select(PersonalAccessToken, User)
-            .join(User, col(User.id) == PersonalAccessToken.user_id)
-            .where(PersonalAccessToken.token_hash == digest(token))
-        )
-    ).first()
-    if row is None:
+@dataclass(frozen=True)
+class ResolvedPat:
+    token_id: int
+    username: str
+    scopes: frozenset[str]
+    last_used_at: datetime | None
+    standing: Standing
+
+
+async def resolve_pat_standing(session: AsyncSession, token: str) -> ResolvedPat | None:
+    """The live token with its user's standing, in one query; `None` for unknown, revoked or
+    expired tokens and disabled users."""
+    connection = await session.connection()
+    query = standing_select(
+        col(PersonalAccessToken.id),
+        col(PersonalAccessToken.scopes),
+        col(PersonalAccessToken.expires_at),
+        col(PersonalAccessToken.revoked_at),
+        col(PersonalAccessToken.last_used_at),
+        col(User.username),
+    ).join(PersonalAccessToken, col(PersonalAccessToken.user_id) == User.id)
+    rows = (
+        await connection.execute(query.where(col(PersonalAccessToken.token_hash) == digest(token)))
+    ).all()
+    state = standing_from_rows(rows)
+    if state is None or state.disabled:
         return None
-    pat, user = row
-    expires = pat.expires_at if pat.expires_at.tzinfo else pat.expires_at.replace(tzinfo=UTC)
-    if pat.revoked_at is not None or expires <= datetime.now(UTC) or user.disabled:
+    token_id, scopes, expires, revoked, last_used, username = rows[0][6:]
+    if revoked is not None or _aware(expires) <= datetime.now(UTC):
         return None
-    return pat, user
+    last = _aware(last_used) if last_used is not None else None
+    return ResolvedPat(token_id, username, frozenset(scopes), last, state)
+
+
+async def touch_pat(session: AsyncSession, token_id: int) -> None:
+    await session.exec(
+        update(PersonalAccessToken)
+        .where(col(PersonalAccessToken.id) == token_id)
+        .values(last_used_at=datetime.now(UTC))
+    )
+    await session.commit()
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

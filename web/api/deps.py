@@ -35,8 +35,8 @@ async def authenticate(request: Request) -> Principal:
     token = bearer_token(request.scope)
     if token is not None:
         try:
-            async with svc.transaction() as session:
-                principal = await authenticate_bearer(
+            async with svc.sessions() as session:
+                caller = await authenticate_bearer(
                     session,
                     svc.tokens,
                     token,
@@ -44,6 +44,7 @@ async def authenticate(request: Request) -> Principal:
                 )
         except InvalidTokenError:
             raise SignInError("the bearer token is invalid, expired or revoked") from None
+        principal = caller.principal
         if API not in principal.scopes:
             raise ForbiddenError("the token lacks the `api` scope this API needs")
         return principal
