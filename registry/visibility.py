@@ -152,11 +152,15 @@ def standing_from_rows(rows: Sequence[Sequence[Any]]) -> Standing | None:
     return Standing(user_id or 0, str(role), bool(disabled), int(at or 0), grants)
 
 
+_STANDING_BY_NAME = standing_select().where(col(User.username) == sa.bindparam("username"))
+"""Built once: composing a statement costs more than SQLite takes to run it."""
+
+
 async def standing(session: AsyncSession, username: str) -> Standing | None:
     """Everything a request needs to know about its caller, in one round trip (or `None`)."""
     connection = await session.connection()
-    query = standing_select().where(col(User.username) == username)
-    return standing_from_rows((await connection.execute(query)).all())
+    rows = (await connection.execute(_STANDING_BY_NAME, {"username": username})).all()
+    return standing_from_rows(rows)
 
 
 class CatalogCache:

@@ -11,6 +11,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import sqlalchemy as sa
 from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -89,6 +90,21 @@ async def revoke_pat(session: AsyncSession, user: User, token_id: int) -> Person
     return row
 
 
+_PAT_STANDING = (
+    standing_select(
+        col(PersonalAccessToken.id),
+        col(PersonalAccessToken.scopes),
+        col(PersonalAccessToken.expires_at),
+        col(PersonalAccessToken.revoked_at),
+        col(PersonalAccessToken.last_used_at),
+        col(User.username),
+    )
+    .join(PersonalAccessToken, col(PersonalAccessToken.user_id) == User.id)
+    .where(col(PersonalAccessToken.token_hash) == sa.bindparam("token_hash"))
+)
+"""Built once: composing a statement costs more than SQLite takes to run it."""
+
+
 @dataclass(frozen=True)
 class ResolvedPat:
     token_id: int
@@ -102,17 +118,7 @@ async def resolve_pat_standing(session: AsyncSession, token: str) -> ResolvedPat
     """The live token with its user's standing, in one query; `None` for unknown, revoked or
     expired tokens and disabled users."""
     connection = await session.connection()
-    query = standing_select(
-        col(PersonalAccessToken.id),
-        col(PersonalAccessToken.scopes),
-        col(PersonalAccessToken.expires_at),
-        col(PersonalAccessToken.revoked_at),
-        col(PersonalAccessToken.last_used_at),
-        col(User.username),
-    ).join(PersonalAccessToken, col(PersonalAccessToken.user_id) == User.id)
-    rows = (
-        await connection.execute(query.where(col(PersonalAccessToken.token_hash) == digest(token)))
-    ).all()
+    rows = (await connection.execute(_PAT_STANDING, {"token_hash": digest(token)})).all()
     state = standing_from_rows(rows)
     if state is None or state.disabled:
         return None
