@@ -53,6 +53,7 @@ image: docker
 
 benchmark: venv
 	$(BIN)/python benchmarks/registry_scale.py
+	$(BIN)/python benchmarks/auth_overhead.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
