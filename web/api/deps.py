@@ -16,17 +16,15 @@ from switchboard.identity.errors import ForbiddenError, SignInError
 from switchboard.identity.principal import Principal
 from switchboard.identity.scopes import API, BASE_SCOPES
 from switchboard.identity.tokens import InvalidTokenError
-from switchboard.services import Services
 from toolhost.authentication import bearer_token
 from web.auth import csrf
 from web.auth.sessions import current_session
+from web.requests import services_of
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
 
-def services(request: Request) -> Services:
-    result: Services = request.app.state.services
-    return result
+services = services_of
 
 
 async def authenticate(request: Request) -> Principal:

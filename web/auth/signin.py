@@ -15,6 +15,7 @@ from web.auth import csrf
 from web.auth.ratelimit import SlidingWindow
 from web.auth.sessions import current_session, end_session, start_session
 from web.pages import message, render
+from web.requests import client_address, services_of
 
 ATTEMPTS_PER_ADDRESS = 20
 ATTEMPT_WINDOW_SECONDS = 300.0
@@ -28,15 +29,6 @@ def local_path(target: str | None) -> str:
     if any(ord(c) < 0x20 for c in target):
         return "/"
     return target
-
-
-def services_of(request: Request) -> Services:
-    result: Services = request.app.state.services
-    return result
-
-
-def client_address(request: Request) -> str:
-    return request.client.host if request.client else "local"
 
 
 def _form(

@@ -53,8 +53,9 @@ from switchboard.identity.accounts import check_username, find_user
 from switchboard.services import Services
 from switchboard.settings import Settings
 from web.auth.sessions import start_session
-from web.auth.signin import client_address, local_path, services_of
+from web.auth.signin import local_path
 from web.pages import message
+from web.requests import client_address, services_of
 
 START = "/signin/sso"
 CALLBACK = "/signin/sso/callback"

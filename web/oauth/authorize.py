@@ -21,7 +21,6 @@ from switchboard.identity.scopes import API, MCP, SERVER_PREFIX
 from switchboard.services import Services
 from web.auth import csrf
 from web.auth.sessions import SignedIn, current_session
-from web.auth.signin import services_of
 from web.oauth.requests import (
     AuthorizationRequest,
     RedirectError,
@@ -31,6 +30,7 @@ from web.oauth.requests import (
     redirect_target,
 )
 from web.pages import message, render
+from web.requests import services_of
 
 CODE_LIFETIME = timedelta(seconds=60)
 

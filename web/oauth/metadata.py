@@ -10,7 +10,7 @@ from starlette.responses import JSONResponse
 from switchboard.identity.keys import ALGORITHM
 from switchboard.identity.scopes import BASE_SCOPES
 from switchboard.settings import Settings
-from web.auth.signin import services_of
+from web.requests import services_of
 
 AUTHORIZE = "/oauth/authorize"
 TOKEN = "/oauth/token"  # noqa: S105  (a path, not a password)

@@ -18,8 +18,8 @@ from starlette.responses import JSONResponse
 
 from switchboard.identity.models import OAuthClient
 from web.auth.ratelimit import SlidingWindow
-from web.auth.signin import client_address, services_of
 from web.oauth.client_metadata import ClientMetadataError, check_redirect_uri
+from web.requests import client_address, services_of
 
 MAX_BODY = 16 * 1024
 MAX_REDIRECT_URIS = 10

@@ -31,9 +31,9 @@ from registry.models import User
 from switchboard.audit.log import Event, append
 from switchboard.identity.models import AuthorizationCode, RefreshToken
 from switchboard.services import Services
-from web.auth.signin import services_of
 from web.oauth.authorize import code_digest
 from web.oauth.requests import resource_allowed
+from web.requests import services_of
 
 BAD_CODE = "the code is invalid, expired or already used"
 BAD_REFRESH = "the refresh token is invalid, expired or revoked"
