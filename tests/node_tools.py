@@ -12,6 +12,7 @@ conformance entries take the `conformance` command's (`server --url URL`, `list`
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import json
 import os
@@ -91,3 +92,33 @@ def node_tools() -> NodeTools:
     if missing:
         raise NodeToolsError(f"scripts/node-tools.sh left out {', '.join(missing)}")
     return tools
+
+
+RUN_SECONDS = 120
+
+
+@dataclass(frozen=True)
+class NodeRun:
+    code: int
+    stdout: str
+    stderr: str
+
+
+async def run_node(tools: NodeTools, home: Path, *arguments: str) -> NodeRun:
+    """Run Node 22 with `arguments`; `home` takes the Inspector's ~/.mcp-inspector state."""
+    process = await asyncio.create_subprocess_exec(
+        str(tools.node),
+        *arguments,
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={**os.environ, "HOME": str(home), "NO_COLOR": "1"},
+    )
+    try:
+        out, err = await asyncio.wait_for(process.communicate(), timeout=RUN_SECONDS)
+    except TimeoutError:
+        process.kill()
+        await process.wait()
+        raise
+    assert process.returncode is not None
+    return NodeRun(process.returncode, out.decode(), err.decode())

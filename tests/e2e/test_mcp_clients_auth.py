@@ -40,7 +40,7 @@ from tests.conftest import user_with_token
 from tests.e2e.conftest import free_port
 from tests.e2e.live_server import LiveServer, live_switchboard, sign_in_and_allow
 from tests.integration.registry.conftest import make_tool, publish_tools
-from tests.node_tools import NodeTools, node_tools
+from tests.node_tools import NodeTools, node_tools, run_node
 
 USER = "dana"
 GRANTED = ["api.list", "api.ping"]
@@ -222,33 +222,6 @@ async def test_pydantic_ai_toolset_lists_the_granted_tools_with_a_personal_token
 
 
 # --- 3. the MCP Inspector CLI ------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-
-async def run_node(tools: NodeTools, home: Path, *arguments: str) -> Run:
-    process = await asyncio.create_subprocess_exec(
-        str(tools.node),
-        *arguments,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        # The Inspector keeps its catalog and stored OAuth state under ~/.mcp-inspector.
-        env={**os.environ, "HOME": str(home), "NO_COLOR": "1"},
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout=SUBPROCESS_SECONDS)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    return Run(process.returncode, out.decode(), err.decode())
 
 
 async def test_inspector_cli_lists_tools_with_a_token_and_is_refused_without(

@@ -21,3 +21,25 @@ def test_registry_scale_benchmark_runs() -> None:
     lines = result.stdout.splitlines()
     assert [line.split()[0] for line in lines[2:5]] == ["100", "1000", "10000"]
     assert "json.dumps of the same 10,000 definitions" in result.stdout
+
+
+def test_auth_overhead_benchmark_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "benchmarks/auth_overhead.py", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[2].split() == ["request", "conc", "open", "grants", "jwt", "pat"]
+    assert [line.split()[:2] for line in lines[3:7]] == [
+        ["session", "1"],
+        ["session", "16"],
+        ["stateless", "1"],
+        ["stateless", "16"],
+    ]
+    assert lines[8].split()[2:4] == ["jwt/open", "pat/open"]
+    assert "database work per tools/list" in result.stdout
+    assert lines[-1] in ("PASS", "FAIL")

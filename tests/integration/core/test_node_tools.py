@@ -10,10 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import socket
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from mcp.server.mcpserver import MCPServer
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from tests.node_tools import NodeTools, node_tools
+from tests.node_tools import NodeTools, node_tools, run_node
 
 TOKEN = "node-tools-test-token"
 AUTH_REQUIRED = 3  # the Inspector CLI's exit code for a 401 or 403
@@ -81,34 +79,6 @@ async def mcp_url() -> AsyncIterator[str]:
             await serving
 
 
-@dataclass(frozen=True)
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-
-async def inspector(tools: NodeTools, home: Path, *arguments: str) -> Run:
-    process = await asyncio.create_subprocess_exec(
-        str(tools.node),
-        str(tools.inspector_cli),
-        *arguments,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        # The Inspector keeps its catalog and stored OAuth state under ~/.mcp-inspector.
-        env={**os.environ, "HOME": str(home), "NO_COLOR": "1"},
-    )
-    try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    except TimeoutError:
-        process.kill()
-        await process.wait()
-        raise
-    assert process.returncode is not None
-    return Run(process.returncode, out.decode(), err.decode())
-
-
 async def test_inspector_cli_on_node_22_lists_tools_with_a_bearer_token(
     tools: NodeTools, mcp_url: str, tmp_path: Path
 ) -> None:
@@ -119,15 +89,28 @@ async def test_inspector_cli_on_node_22_lists_tools_with_a_bearer_token(
     assert printed.decode().startswith("v22."), printed
 
     # --stored-auth-only: on a 401, fail at once instead of starting an interactive OAuth login.
-    common = [mcp_url, "--transport", "http", "--method", "tools/list", "--stored-auth-only"]
+    common = [str(tools.inspector_cli), mcp_url, "--transport", "http", "--method", "tools/list"]
+    common += ["--stored-auth-only"]
     common += ["--format", "json"]
-    listed = await inspector(tools, tmp_path, *common, "--header", f"Authorization: Bearer {TOKEN}")
+    listed = await run_node(
+        tools,
+        tmp_path,
+        *common,
+        "--header",
+        f"Authorization: Bearer {TOKEN}",
+    )
     assert listed.code == 0, listed
     listing = json.loads(listed.stdout)["result"]["tools"]
     assert [tool["name"] for tool in listing] == ["shout"]
     assert listing[0]["inputSchema"]["required"] == ["text"]
 
-    refused = await inspector(tools, tmp_path, *common, "--header", "Authorization: Bearer wrong")
+    refused = await run_node(
+        tools,
+        tmp_path,
+        *common,
+        "--header",
+        "Authorization: Bearer wrong",
+    )
     assert refused.code == AUTH_REQUIRED, refused
     assert refused.stdout == ""
     assert json.loads(refused.stderr)["error"]["code"] == "auth_required"
