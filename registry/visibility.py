@@ -13,7 +13,7 @@ from typing import Any
 
 import anyio
 import sqlalchemy as sa
-from sqlmodel import col, select
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry import revision
@@ -88,20 +88,6 @@ async def load_index(session: AsyncSession) -> CatalogIndex:
             )
         )
     return CatalogIndex(current, {k: tuple(v) for k, v in by_server.items()})
-
-
-async def caller_grants(session: AsyncSession, username: str) -> list[tuple[int, frozenset[str]]]:
-    """Per server, the union of the scopes granted to every team the user belongs to."""
-    rows = await session.exec(
-        select(Grant.server_id, Grant.scopes)
-        .join(Membership, col(Membership.team_id) == Grant.team_id)
-        .join(User, col(User.id) == Membership.user_id)
-        .where(User.username == username)
-    )
-    merged: dict[int, set[str]] = {}
-    for server_id, scopes in rows:
-        merged.setdefault(server_id, set()).update(scopes)
-    return [(server_id, frozenset(scopes)) for server_id, scopes in sorted(merged.items())]
 
 
 @dataclass(frozen=True)
@@ -182,5 +168,9 @@ class CatalogCache:
             return self._index
 
     async def visible_tools(self, session: AsyncSession, username: str) -> list[IndexedTool]:
-        index = await self.index(session)
-        return index.visible(await caller_grants(session, username))
+        """Nothing for an unknown user; one query for the grants and the revision otherwise."""
+        state = await standing(session, username)
+        if state is None:
+            return []
+        index = await self.index(session, state.revision)
+        return index.visible(state.grants)

@@ -51,7 +51,8 @@ def describe_scope(scope: str) -> str:
 
 async def authorize_page(request: Request) -> Response:
     services = services_of(request)
-    return await _decide(services, request, dict(request.query_params), decision=None)
+    signed_in = await current_session(services, request)
+    return await _decide(services, request, dict(request.query_params), None, signed_in)
 
 
 async def authorize_submit(request: Request) -> Response:
@@ -66,11 +67,15 @@ async def authorize_submit(request: Request) -> Response:
     decision = given.get("decision")
     if decision not in ("allow", "deny"):
         return message("Consent refused", "Choose Allow or Deny.", 400)
-    return await _decide(services, request, given, decision=decision)
+    return await _decide(services, request, given, decision, signed_in)
 
 
 async def _decide(
-    services: Services, request: Request, given: dict[str, str], *, decision: str | None
+    services: Services,
+    request: Request,
+    given: dict[str, str],
+    decision: str | None,
+    signed_in: SignedIn | None,
 ) -> Response:
     issuer = services.settings.effective_public_url
     try:
@@ -78,8 +83,14 @@ async def _decide(
     except ShowError as exc:
         return message("This application cannot sign you in", str(exc), 400)
     except RedirectError as exc:
-        return _redirect_error(given, exc, issuer, services)
-    signed_in = await current_session(services, request)
+        target = redirect_target(
+            exc.redirect_uri,
+            issuer,
+            given.get("state"),
+            error=exc.error,
+            error_description=str(exc),
+        )
+        return RedirectResponse(target, 303)
     if signed_in is None:
         here = request.url.path + "?" + request.url.query
         return RedirectResponse("/signin?next=" + quote(here, safe=""), 303)
@@ -101,19 +112,6 @@ async def _decide(
     code = await _issue_code(services, user, auth)
     await _audit(services, user, auth, "ok")
     return RedirectResponse(redirect_target(auth.redirect_uri, issuer, auth.state, code=code), 303)
-
-
-def _redirect_error(
-    given: dict[str, str], exc: RedirectError, issuer: str, services: Services
-) -> Response:
-    """`check_request` raised this only after the redirect URI was verified."""
-    redirect_uri = given.get("redirect_uri")
-    if redirect_uri is None:
-        return message("This application cannot sign you in", str(exc), 400)
-    target = redirect_target(
-        redirect_uri, issuer, given.get("state"), error=exc.error, error_description=str(exc)
-    )
-    return RedirectResponse(target, 303)
 
 
 def _consent_page(signed_in: SignedIn, auth: AuthorizationRequest) -> Response:

@@ -37,6 +37,8 @@ class RedirectError(Exception):
     def __init__(self, error: str, description: str) -> None:
         super().__init__(description)
         self.error = error
+        self.redirect_uri = ""
+        """The client's verified redirect URI, filled in by `check_request`."""
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,16 @@ async def check_request(services: Services, given: dict[str, str]) -> Authorizat
         redirect_uri = client.redirect_uris[0]
     if redirect_uri not in client.redirect_uris:
         raise ShowError("the redirect_uri is not one the client registered (it must match exactly)")
+    try:
+        return _check_grant(services, client, redirect_uri, parameters)
+    except RedirectError as exc:
+        exc.redirect_uri = redirect_uri
+        raise
+
+
+def _check_grant(
+    services: Services, client: Client, redirect_uri: str, parameters: dict[str, str]
+) -> AuthorizationRequest:
     if parameters.get("response_type") != "code":
         raise RedirectError("unsupported_response_type", "only response_type=code is supported")
     challenge = parameters.get("code_challenge", "")
