@@ -25,6 +25,8 @@ as_postgres() { (cd / && as_pg psql -v ON_ERROR_STOP=1 -qtA "$@"); }
 if [ "$(as_postgres -c "SELECT 1 FROM pg_roles WHERE rolname='switchboard'")" != "1" ]; then
   as_postgres -c "CREATE ROLE switchboard LOGIN CREATEDB PASSWORD 'switchboard'" >&2
 fi
+# Dropping a test database WITH (FORCE) must also end an autovacuum worker that is visiting it.
+as_postgres -c "GRANT pg_signal_backend TO switchboard" >&2 2>/dev/null || true
 if [ "$(as_postgres -c "SELECT 1 FROM pg_database WHERE datname='switchboard'")" != "1" ]; then
   as_postgres -c "CREATE DATABASE switchboard OWNER switchboard" >&2
 fi
