@@ -43,7 +43,7 @@ async def open_services(settings: Settings, *, upgrade: bool = True) -> AsyncIte
     engine = create_engine(settings.effective_database_url)
     try:
         if upgrade:
-            await migrate.upgrade(engine)
+            await bootstrap(engine, settings.default_team)
         sessions = session_factory(engine)
         box = SecretBox(key)
         keys = SigningKeys(
@@ -65,9 +65,15 @@ async def open_services(settings: Settings, *, upgrade: bool = True) -> AsyncIte
                 lifetime_seconds=settings.access_token_seconds,
             ),
         )
-        if upgrade:
-            async with services.transaction() as session:
-                await ensure_team(session, settings.default_team)
         yield services
     finally:
         await engine.dispose()
+
+
+async def bootstrap(engine: AsyncEngine, default_team: str) -> None:
+    """Newest schema and the default team, serialised against other processes doing the same."""
+    async with migrate.exclusive(engine) as connection:
+        await migrate.upgrade_on(connection)
+        async with AsyncSession(bind=connection) as session:
+            await ensure_team(session, default_team)
+            await session.flush()
