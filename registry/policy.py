@@ -56,6 +56,8 @@ class Policy(BaseModel):
     call_timeout_seconds: float = Field(default=30, gt=0, le=600, alias="callTimeoutSeconds")
     tool_scopes: dict[str, list[Scope]] = Field(default_factory=dict, alias="toolScopes")
     secrets: list[str] = Field(default_factory=list)
+    audit_arguments: bool = Field(default=False, alias="auditArguments")
+    """Keep each call's arguments in the audit log; by default only their digest is kept."""
 
     def document(self) -> dict[str, object]:
         return self.model_dump(mode="json", by_alias=True)

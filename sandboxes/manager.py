@@ -95,6 +95,10 @@ class SandboxManager:
             )
         return self._pools[key]
 
+    def pool_sizes(self) -> dict[str, int]:
+        """Idle warm sandboxes per pool key."""
+        return {key: pool.idle for key, pool in self._pools.items()}
+
     @asynccontextmanager
     async def session(self, key: str, spec: Callable[[], SandboxSpec]) -> AsyncIterator[Sandbox]:
         """A sandbox for one client session, from the warm pool; discarded afterwards."""

@@ -11,6 +11,7 @@ import anyio
 import mcp_types as types
 from anyio.abc import TaskGroup
 from mcp import Client
+from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 
 from sandboxes.errors import SandboxCrashedError, SandboxStartError, SandboxTimeoutError
@@ -90,11 +91,16 @@ class Sandbox:
         arguments: dict[str, Any],
         *,
         timeout: float,  # noqa: ASYNC109  (the sandbox must know: past it, it is recycled)
+        progress: ProgressFnT | None = None,
     ) -> types.CallToolResult:
-        """Run one tool call; past `timeout` the call is abandoned and the sandbox marked broken."""
+        """Run one tool call; past `timeout` the call is abandoned and the sandbox marked broken.
+
+        `progress` receives the server's progress notifications for this call.
+        """
         with anyio.move_on_after(timeout):
             result: types.CallToolResult = await self._request(
-                lambda c: c.call_tool(name, arguments), f"tools/call {name}"
+                lambda c: c.call_tool(name, arguments, progress_callback=progress),
+                f"tools/call {name}",
             )
             return result
         self.broken = True

@@ -19,6 +19,8 @@ from switchboard.sandboxing import discover_version
 from switchboard.services import Services, open_services
 from switchboard.settings import Settings
 from toolhost.endpoint import Toolhost
+from toolhost.metrics import metrics_endpoint
+from toolhost.telemetry import Telemetry
 from web.api.routes import api_routes
 from web.auth.ratelimit import SlidingWindow
 from web.guards import allowed_hosts
@@ -61,9 +63,11 @@ def create_app(settings: Settings) -> Starlette:
             app.state.discover = discover_version
             app.state.signin_limiter = SlidingWindow(20, 300)
             app.state.registration_limiter = SlidingWindow(30, 60)
-            app.state.toolhost = Toolhost(services)
+            app.state.telemetry = Telemetry(settings)
+            app.state.toolhost = Toolhost(services, app.state.telemetry)
             async with app.state.toolhost.running():
                 yield
+            await anyio.to_thread.run_sync(app.state.telemetry.shutdown)
             jobs.cancel_scope.cancel()
 
     return Starlette(
@@ -71,6 +75,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/", index, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/mcp", MCPEndpoint()),
+            Route("/metrics", metrics_endpoint),
             *identity_routes(),
             *api_routes(),
         ],

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+
+import anyio
+from anyio.abc import TaskGroup
 
 from registry.teams import ensure_user
 from sandboxes.discovery import DiscoveryResult, discover, fail
@@ -35,3 +39,58 @@ async def discover_version(services: Services, version_id: int, actor: str) -> D
             )
     except DockerUnavailableError as exc:
         return await fail(services.sessions, version_id, user, str(exc))
+
+
+class LazyRuntime:
+    """The serving process's sandbox runtime, opened on the first call that needs a sandbox.
+
+    Opening talks to Docker and cleans up leftovers, which a process that never runs a tool
+    (or runs without Docker) should not pay for. The runtime lives in a task of its own, since
+    its task groups must be entered and left by one task; if Docker is unreachable, each call
+    gets the reason and the next one tries again.
+    """
+
+    def __init__(self, settings: Settings, tasks: TaskGroup) -> None:
+        self._settings = settings
+        self._tasks = tasks
+        self._runtime: SandboxRuntime | None = None
+        self._opening: anyio.Event | None = None
+        self._error: DockerUnavailableError | None = None
+        self._stop = anyio.Event()
+
+    async def get(self) -> SandboxRuntime:
+        if self._runtime is not None:
+            return self._runtime
+        if self._opening is None:
+            self._opening, self._error = anyio.Event(), None
+            self._tasks.start_soon(self._hold, self._opening)
+        await self._opening.wait()
+        if self._runtime is None:
+            self._opening = None
+            raise self._error or DockerUnavailableError("the sandbox runtime stopped")
+        return self._runtime
+
+    def close(self) -> None:
+        self._stop.set()
+
+    async def _hold(self, opened: anyio.Event) -> None:
+        try:
+            async with runtime_for(self._settings) as runtime:
+                self._runtime = runtime
+                opened.set()
+                await self._stop.wait()
+        except DockerUnavailableError as exc:
+            self._error = exc
+        finally:
+            self._runtime = None
+            opened.set()
+
+
+@asynccontextmanager
+async def lazy_runtime(settings: Settings) -> AsyncIterator[LazyRuntime]:
+    async with anyio.create_task_group() as tasks:
+        holder = LazyRuntime(settings, tasks)
+        try:
+            yield holder
+        finally:
+            holder.close()

@@ -64,6 +64,28 @@ class Settings(BaseSettings):
     sandbox_start_timeout_seconds: float = Field(
         default=60, gt=0, description="Longest a server may take to answer `initialize`."
     )
+    rate_limit_per_caller: int = Field(
+        default=1200,
+        ge=0,
+        description="Tool calls one caller may make per minute (bursts up to this many); 0: "
+        "no limit.",
+    )
+    rate_limit_per_tool: int = Field(
+        default=0,
+        ge=0,
+        description="Calls per minute one tool accepts from all callers together; 0: no limit.",
+    )
+    max_result_bytes: int = Field(
+        default=4 * 1024 * 1024,
+        ge=1024,
+        description="Largest tool result (serialised) passed back to a caller; larger ones "
+        "become an error result.",
+    )
+    max_request_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Largest request body `/mcp` accepts; larger ones get 413.",
+    )
     sandbox_owner: str | None = Field(
         default=None,
         description="Label value marking this deployment's containers, so start-up removes only "
@@ -110,6 +132,15 @@ class Settings(BaseSettings):
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the server: debug, info, warning, error."
     )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector the server sends a trace span per tool call to, such "
+        "as `http://collector:4318` (`/v1/traces` is added). Unset: spans are not exported. "
+        "The standard `OTEL_EXPORTER_OTLP_*` variables set headers, timeout and TLS.",
+    )
+    otel_service_name: str = Field(
+        default="switchboard", min_length=1, description="`service.name` of exported spans."
+    )
 
     @model_validator(mode="after")
     def _check_public_url(self) -> Settings:
@@ -119,6 +150,18 @@ class Settings(BaseSettings):
                 raise ValueError(
                     "SWITCHBOARD_PUBLIC_URL must be an absolute http(s) URL, "
                     f"got {self.public_url!r}"
+                )
+        return self
+
+    @model_validator(mode="after")
+    def _check_otlp_endpoint(self) -> Settings:
+        endpoint = self.otel_exporter_otlp_endpoint
+        if endpoint is not None:
+            parts = urlsplit(endpoint)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(
+                    "SWITCHBOARD_OTEL_EXPORTER_OTLP_ENDPOINT must be an absolute http(s) URL "
+                    f"such as `http://collector:4318`, got {endpoint!r}"
                 )
         return self
 

@@ -6,6 +6,7 @@ another site cannot drive a browser's local connection to the endpoint (DNS rebi
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from urllib.parse import urlsplit
@@ -13,10 +14,28 @@ from urllib.parse import urlsplit
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 
+from registry.models import Server, ServerVersion
+from registry.quarantine import quarantine, summary
+from registry.secrets import reveal_secrets
+from registry.teams import ensure_user
+from registry.tooldefs import ToolDefinition
+from sandboxes.discovery import launch_for
+from sandboxes.runtime import DockerUnavailableError, Launch, SandboxRuntime
+from switchboard.audit.log import Event
+from switchboard.audit.writer import AuditWriter
+from switchboard.sandboxing import LazyRuntime, lazy_runtime
 from switchboard.services import Services
 from switchboard.settings import Settings
 from toolhost.authentication import RequireBearer
+from toolhost.calls import CallPath
+from toolhost.hosted import HostedVersion
+from toolhost.routing import SandboxRouter, ToolUnavailableError
 from toolhost.server import build_server
+from toolhost.telemetry import Telemetry
+
+SYSTEM_ACTOR = "switchboard"
+"""Who the audit log and review history name for what Switchboard does on its own."""
+logger = logging.getLogger(__name__)
 
 LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
 LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
@@ -32,16 +51,75 @@ def transport_security(settings: Settings) -> TransportSecuritySettings:
 
 
 class Toolhost:
-    """Owns the session manager; `running()` must surround serving, as the SDK requires."""
+    """Owns the session manager, the sandbox router and the audit writer; `running()` must
+    surround serving."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, telemetry: Telemetry) -> None:
+        self.services = services
+        self.telemetry = telemetry
+        self.audit = AuditWriter(services.sessions)
+        self._runtime: LazyRuntime | None = None
+        self.router = SandboxRouter(
+            self._sandbox_runtime,
+            self._launch,
+            self._quarantine,
+            idle_seconds=services.settings.sandbox_idle_seconds,
+        )
+        self.calls = CallPath(services, self.router, self.audit, telemetry)
         self.manager = StreamableHTTPSessionManager(
-            app=build_server(services),
+            app=build_server(services, self.calls),
             security_settings=transport_security(services.settings),
         )
         self.app = RequireBearer(StreamableHTTPASGIApp(self.manager))
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:
-        async with self.manager.run():
+        async with (
+            lazy_runtime(self.services.settings) as runtime,
+            self.audit.running(),
+            self.router.running(),
+            self.manager.run(),
+        ):
+            self._runtime = runtime
+            self.telemetry.pool_sizes(self.router.pool_sizes)
             yield
+
+    async def _sandbox_runtime(self) -> SandboxRuntime:
+        if self._runtime is None:
+            raise ToolUnavailableError("the toolhost is not running")
+        try:
+            return await self._runtime.get()
+        except DockerUnavailableError as exc:
+            raise ToolUnavailableError(str(exc)) from exc
+
+    async def _launch(self, hosted: HostedVersion) -> Launch:
+        async with self.services.sessions() as session:
+            server = await session.get(Server, hosted.server_id)
+            version = await session.get(ServerVersion, hosted.version_id)
+            if server is None or version is None:
+                raise ToolUnavailableError(f"{hosted.label} no longer exists")
+            secrets = await reveal_secrets(session, self.services.secrets, server)
+        return launch_for(server, version, secrets)
+
+    async def _quarantine(self, hosted: HostedVersion, observed: list[ToolDefinition]) -> None:
+        """Take the version out of the catalogue, into the review queue, and into the audit log."""
+        async with self.services.transaction() as session:
+            actor = await ensure_user(session, SYSTEM_ACTOR)
+            version = await session.get(ServerVersion, hosted.version_id)
+            diff = None
+            if version is not None:
+                diff = await quarantine(session, version, observed, actor=actor)
+        logger.warning("quarantined %s: its tools/list changed since review", hosted.label)
+        await self.audit.write(
+            Event(
+                actor=SYSTEM_ACTOR,
+                action="server.quarantine",
+                outcome="quarantined",
+                target=hosted.label,
+                detail={
+                    "server": hosted.slug,
+                    "version": hosted.version,
+                    "reason": summary(diff) if diff else "already out of the catalogue",
+                },
+            )
+        )

@@ -16,6 +16,7 @@ from starlette.types import Scope
 from switchboard.identity.scopes import effective_tools
 from switchboard.services import Services
 from toolhost.authentication import granted_of, principal_of
+from toolhost.calls import CallPath
 
 
 def http_scope(ctx: ServerRequestContext[Services]) -> Scope:
@@ -34,7 +35,7 @@ async def list_tools(
     return types.ListToolsResult(tools=[types.Tool.model_validate(t.wire) for t in tools])
 
 
-def build_server(services: Services) -> Server[Services]:
+def build_server(services: Services, calls: CallPath) -> Server[Services]:
     @asynccontextmanager
     async def lifespan(_: Server[Services]) -> AsyncIterator[Services]:
         yield services
@@ -45,4 +46,5 @@ def build_server(services: Services) -> Server[Services]:
         instructions="Every tool your teams are granted in Switchboard, named `<server>.<tool>`.",
         lifespan=lifespan,
         on_list_tools=list_tools,
+        on_call_tool=calls,
     )

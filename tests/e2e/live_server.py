@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import httpx
@@ -46,9 +47,12 @@ class LiveServer:
 
 
 @asynccontextmanager
-async def live_switchboard(data_dir: Path, database_url: str) -> AsyncIterator[LiveServer]:
+async def live_switchboard(
+    data_dir: Path, database_url: str, **overrides: Any
+) -> AsyncIterator[LiveServer]:
     """Serve Switchboard on a free 127.0.0.1 port until the block ends, with settings read as
-    `switchboard serve` reads them and `SWITCHBOARD_PUBLIC_URL` set to the server's URL."""
+    `switchboard serve` reads them and `SWITCHBOARD_PUBLIC_URL` set to the server's URL;
+    `overrides` are further settings."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
@@ -56,7 +60,7 @@ async def live_switchboard(data_dir: Path, database_url: str) -> AsyncIterator[L
         previous = os.environ.get("SWITCHBOARD_PUBLIC_URL")
         os.environ["SWITCHBOARD_PUBLIC_URL"] = url
         try:
-            settings = Settings(data_dir=data_dir, database_url=database_url)
+            settings = Settings(data_dir=data_dir, database_url=database_url, **overrides)
         finally:
             if previous is None:
                 del os.environ["SWITCHBOARD_PUBLIC_URL"]

@@ -1,0 +1,94 @@
+"""Group commit for the audit log: many callers, one transaction per batch.
+
+A tool call must not answer before its record is durable, yet one commit per call would cost
+more than the call itself. Callers hand their event to `AuditWriter.write` and wait; one writer
+task takes everything queued since its last commit, chains it onto the tip in one transaction,
+and wakes every waiter at once. A failed batch fails each of its waiters, never silently.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio
+from anyio.abc import TaskGroup
+
+from switchboard.audit.log import Event, append
+from switchboard.db import Sessions
+
+logger = logging.getLogger(__name__)
+
+MAX_BATCH = 500
+
+
+class AuditUnavailableError(RuntimeError):
+    """The record could not be written; the action it describes must not be reported done."""
+
+
+@dataclass(eq=False)
+class _Pending:
+    event: Event
+    done: anyio.Event = field(default_factory=anyio.Event)
+    error: BaseException | None = None
+
+
+class AuditWriter:
+    def __init__(self, sessions: Sessions, *, max_batch: int = MAX_BATCH) -> None:
+        self._sessions = sessions
+        self._max_batch = max_batch
+        self._queue: list[_Pending] = []
+        self._wake = anyio.Event()
+        self._running = False
+        self.batches = 0
+        """Transactions committed, for tests and the benchmark to see batching happen."""
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[AuditWriter]:
+        async with anyio.create_task_group() as tasks:
+            self._running = True
+            tasks.start_soon(self._drain_forever)
+            try:
+                yield self
+            finally:
+                self._running = False
+                self._wake.set()
+                with anyio.CancelScope(shield=True):
+                    await self._flush_remaining(tasks)
+
+    async def write(self, event: Event) -> None:
+        """Return once `event` is committed; raise `AuditUnavailableError` if it could not be."""
+        if not self._running:
+            raise AuditUnavailableError("the audit writer is not running")
+        pending = _Pending(event)
+        self._queue.append(pending)
+        self._wake.set()
+        await pending.done.wait()
+        if pending.error is not None:
+            raise AuditUnavailableError(f"the audit record was not written: {pending.error}")
+
+    async def _drain_forever(self) -> None:
+        while self._running:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            while self._queue:
+                await self._commit_batch()
+
+    async def _flush_remaining(self, tasks: TaskGroup) -> None:
+        while self._queue:
+            await self._commit_batch()
+        tasks.cancel_scope.cancel()
+
+    async def _commit_batch(self) -> None:
+        batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
+        try:
+            await append(self._sessions, *(p.event for p in batch))
+            self.batches += 1
+        except Exception as exc:
+            logger.exception("could not write %d audit records", len(batch))
+            for pending in batch:
+                pending.error = exc
+        for pending in batch:
+            pending.done.set()

@@ -1,0 +1,257 @@
+"""`tools/call`: the one path every tool call in Switchboard takes.
+
+authorise (the caller's granted tools, narrowed by the token's scopes, read on this very request)
+-> validate the arguments -> rate limit -> lease a sandbox -> forward with timeout, cancellation
+and progress -> check `structuredContent` and the size -> audit (durably) -> respond.
+
+Problems with the request itself are JSON-RPC errors (unknown tool: -32602; over the rate limit);
+problems running the tool are results with `isError: true`, which a model can read and act on.
+Every call that names a tool the caller may use is audited, whatever its outcome.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import anyio
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.shared.exceptions import MCPError
+
+from registry.visibility import IndexedTool
+from sandboxes.errors import SandboxError
+from switchboard.audit.log import Event
+from switchboard.audit.writer import AuditUnavailableError, AuditWriter
+from switchboard.identity.principal import Principal
+from switchboard.identity.scopes import effective_tools
+from switchboard.services import Services
+from toolhost.authentication import granted_of, principal_of
+from toolhost.hosted import HostedVersion, load_hosted
+from toolhost.ratelimit import CallLimits
+from toolhost.routing import SandboxRouter
+from toolhost.telemetry import CallObservation, Telemetry
+from toolhost.validation import SchemaChecks
+
+logger = logging.getLogger(__name__)
+
+RATE_LIMITED = -32029
+"""A server-defined JSON-RPC error code (the -32000 to -32099 range) for "slow down"."""
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: types.CallToolResult
+    outcome: str
+    error_class: str | None = None
+
+
+def error_result(message: str) -> types.CallToolResult:
+    return types.CallToolResult(content=[types.TextContent(text=message)], is_error=True)
+
+
+def arguments_digest(arguments: dict[str, Any]) -> str:
+    canonical = json.dumps(arguments, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class CallPath:
+    def __init__(
+        self,
+        services: Services,
+        router: SandboxRouter,
+        audit: AuditWriter,
+        telemetry: Telemetry,
+    ) -> None:
+        settings = services.settings
+        self.services = services
+        self.router = router
+        self.audit = audit
+        self.telemetry = telemetry
+        self.limits = CallLimits(settings.rate_limit_per_caller, settings.rate_limit_per_tool)
+        self.max_result_bytes = settings.max_result_bytes
+        self.checks = SchemaChecks()
+        self._hosted: dict[int, HostedVersion] = {}
+
+    async def hosted(self, version_id: int) -> HostedVersion:
+        hosted = self._hosted.get(version_id)
+        if hosted is None:
+            async with self.services.sessions() as session:
+                hosted = await load_hosted(session, version_id)
+            if hosted is None:
+                raise MCPError(types.INVALID_PARAMS, "the tool's server version no longer exists")
+            self._hosted[version_id] = hosted
+        return hosted
+
+    async def __call__(
+        self, ctx: ServerRequestContext[Services], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
+        request = ctx.request
+        if request is None:
+            raise MCPError(types.INTERNAL_ERROR, "the toolhost serves HTTP requests only")
+        principal = principal_of(request.scope)
+        tool = _find(effective_tools(granted_of(request.scope), principal.scopes), params.name)
+        if tool is None:
+            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
+        hosted = await self.hosted(tool.version_id)
+        own_name = tool.name.removeprefix(hosted.slug + ".")
+        arguments = dict(params.arguments or {})
+        session_id = request.headers.get("mcp-session-id") or "-"
+        started = time.perf_counter()
+        with self.telemetry.call(
+            server=hosted.slug,
+            tool=own_name,
+            caller=principal.username,
+            on_behalf_of=principal.on_behalf_of,
+            client=principal.client_id,
+        ) as observation:
+            try:
+                done = await self._run(
+                    ctx, principal, hosted, own_name, tool, arguments, session_id, observation
+                )
+            except MCPError as exc:
+                observation.outcome("rejected", type(exc).__name__)
+                await self._audit(principal, hosted, own_name, arguments, started, exc)
+                raise
+            except Exception as exc:
+                logger.exception("tools/call %s failed unexpectedly", tool.name)
+                done = Outcome(
+                    error_result(f"Switchboard could not run {tool.name}: an internal error"),
+                    "error",
+                    type(exc).__name__,
+                )
+            observation.outcome(done.outcome, done.error_class)
+            await self._audit(principal, hosted, own_name, arguments, started, done)
+            return done.result
+
+    async def _run(
+        self,
+        ctx: ServerRequestContext[Services],
+        principal: Principal,
+        hosted: HostedVersion,
+        own_name: str,
+        tool: IndexedTool,
+        arguments: dict[str, Any],
+        session_id: str,
+        observation: CallObservation,
+    ) -> Outcome:
+        problem = self.checks.problem(tool.wire.get("inputSchema"), arguments)
+        if problem is not None:
+            message = f"Invalid arguments for tool {tool.name}: {problem}"
+            return Outcome(error_result(message), "invalid_arguments", "ValidationError")
+        wait = self.limits.check(principal.username, tool.name)
+        if wait:
+            raise MCPError(
+                RATE_LIMITED,
+                f"Rate limit exceeded for {tool.name}; retry after {wait} s",
+                {"retryAfter": wait},
+            )
+        progress = _progress_forwarder(ctx)
+        try:
+            async with self.router.lease(hosted, f"{principal.username}/{session_id}") as (
+                sandbox,
+                started,
+            ):
+                observation.sandbox(started=started)
+                result = await sandbox.call_tool(
+                    own_name, arguments, timeout=hosted.call_timeout, progress=progress
+                )
+        except SandboxError as exc:
+            return Outcome(error_result(str(exc).split("\n---", 1)[0]), "error", type(exc).__name__)
+        return self._checked(tool, result)
+
+    def _checked(self, tool: IndexedTool, result: types.CallToolResult) -> Outcome:
+        schema = tool.wire.get("outputSchema")
+        if schema and not result.is_error:
+            if result.structured_content is None:
+                message = (
+                    f"{tool.name} declares an output schema but returned no structured content"
+                )
+                return Outcome(error_result(message), "error", "OutputSchemaError")
+            problem = self.checks.problem(schema, result.structured_content)
+            if problem is not None:
+                message = f"{tool.name} returned output that does not match its schema: {problem}"
+                return Outcome(error_result(message), "error", "OutputSchemaError")
+        size = len(result.model_dump_json(by_alias=True, exclude_none=True))
+        if size > self.max_result_bytes:
+            message = (
+                f"{tool.name} returned {size} bytes, more than the {self.max_result_bytes} "
+                "bytes a result may have (SWITCHBOARD_MAX_RESULT_BYTES)"
+            )
+            return Outcome(error_result(message), "error", "ResultTooLargeError")
+        return Outcome(result, "error" if result.is_error else "ok", None)
+
+    async def _audit(
+        self,
+        principal: Principal,
+        hosted: HostedVersion,
+        own_name: str,
+        arguments: dict[str, Any],
+        started: float,
+        done: Outcome | MCPError,
+    ) -> None:
+        detail: dict[str, Any] = {
+            "server": hosted.slug,
+            "version": hosted.version,
+            "version_id": hosted.version_id,
+            "tool": own_name,
+            "arguments_digest": arguments_digest(arguments),
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "credential": principal.credential_id,
+        }
+        if hosted.audit_arguments:
+            detail["arguments"] = arguments
+        error_class: str | None
+        if isinstance(done, MCPError):
+            outcome, error_class = "rejected", f"jsonrpc:{done.error.code}"
+            detail["error"] = done.error.message
+        else:
+            outcome, error_class = done.outcome, done.error_class
+        if error_class is not None:
+            detail["error_class"] = error_class
+        event = Event(
+            actor=principal.username,
+            action="tool.call",
+            outcome=outcome,
+            target=f"{hosted.slug}.{own_name}",
+            on_behalf_of=principal.on_behalf_of,
+            client=principal.client_id,
+            detail=detail,
+        )
+        try:
+            with anyio.CancelScope(shield=True):
+                await self.audit.write(event)
+        except AuditUnavailableError as exc:
+            raise MCPError(
+                types.INTERNAL_ERROR, "the call's audit record could not be written; try again"
+            ) from exc
+
+
+def _find(tools: list[IndexedTool], name: str) -> IndexedTool | None:
+    for tool in tools:
+        if tool.name == name:
+            return tool
+    return None
+
+
+def _progress_forwarder(ctx: ServerRequestContext[Services]) -> Any:
+    """Relay the tool server's progress to the caller under the caller's own token, if it
+    asked for progress; `None` otherwise."""
+    token = ctx.meta.get("progressToken") if ctx.meta else None
+    if not isinstance(token, str | int):
+        return None
+
+    async def forward(progress: float, total: float | None, message: str | None) -> None:
+        await ctx.session.send_progress_notification(
+            token, progress, total, message, related_request_id=_related(ctx)
+        )
+
+    return forward
+
+
+def _related(ctx: ServerRequestContext[Services]) -> str | None:
+    return None if ctx.request_id is None else str(ctx.request_id)

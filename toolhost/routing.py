@@ -1,0 +1,173 @@
+"""Which sandbox runs a call: one lease per (server version, MCP session or caller).
+
+A stdio tool server keeps state per client, so two callers never share one: each MCP session
+(or, on the stateless protocol, each caller) gets its own sandbox from the version's warm pool,
+keeps it while it is in use, and gives it up after `idle_seconds` without calls. Concurrent calls
+on one lease share its single stdio session; JSON-RPC multiplexes them.
+
+Every sandbox is checked when its lease starts: its `tools/list` must digest to what the
+reviewer approved, or the version is quarantined and no call reaches it.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+
+import anyio
+
+from registry.tooldefs import ToolDefinition, definitions_digest
+from sandboxes.errors import SandboxError
+from sandboxes.runtime import Launch, SandboxRuntime
+from sandboxes.sandbox import Sandbox, SandboxSpec
+from toolhost.hosted import HostedVersion
+
+logger = logging.getLogger(__name__)
+
+LaunchFor = Callable[[HostedVersion], Awaitable[Launch]]
+RuntimeSource = Callable[[], Awaitable[SandboxRuntime]]
+OnMismatch = Callable[[HostedVersion, list[ToolDefinition]], Awaitable[None]]
+REAP_INTERVAL = 5.0
+
+
+class ToolUnavailableError(SandboxError):
+    """No sandbox can run this version now; the message says why and what to do."""
+
+
+class QuarantinedError(ToolUnavailableError):
+    """The version's running server no longer matches its review."""
+
+
+@dataclass(eq=False)
+class Lease:
+    sandbox: Sandbox
+    last_used: float = field(default_factory=time.monotonic)
+    active: int = 0
+
+
+class SandboxRouter:
+    def __init__(
+        self,
+        runtime: RuntimeSource,
+        launch_for: LaunchFor,
+        on_mismatch: OnMismatch,
+        *,
+        idle_seconds: float,
+    ) -> None:
+        self._runtime_source = runtime
+        self._runtime: SandboxRuntime | None = None
+        self._launch_for = launch_for
+        self._on_mismatch = on_mismatch
+        self._idle_seconds = idle_seconds
+        self._specs: dict[int, SandboxSpec] = {}
+        self._leases: dict[tuple[int, str], Lease] = {}
+        self._locks: dict[tuple[int, str], anyio.Lock] = {}
+        self._spec_locks: dict[int, anyio.Lock] = {}
+        self.quarantined: set[int] = set()
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[SandboxRouter]:
+        async with anyio.create_task_group() as tasks:
+            tasks.start_soon(self._reap_forever)
+            try:
+                yield self
+            finally:
+                tasks.cancel_scope.cancel()
+                with anyio.CancelScope(shield=True):
+                    for lease in list(self._leases.values()):
+                        await self._release(lease)
+                    self._leases.clear()
+
+    def pool_sizes(self) -> dict[str, int]:
+        """Idle warm sandboxes per pool, and leased ones, for the metrics endpoint."""
+        sizes = {"leased": len(self._leases)}
+        if self._runtime is not None:
+            sizes.update(self._runtime.manager.pool_sizes())
+        return sizes
+
+    @asynccontextmanager
+    async def lease(self, hosted: HostedVersion, owner: str) -> AsyncIterator[tuple[Sandbox, bool]]:
+        """The sandbox `owner` uses for `hosted`, and whether this call started its lease."""
+        if hosted.version_id in self.quarantined:
+            raise QuarantinedError(quarantine_message(hosted))
+        key = (hosted.version_id, owner)
+        lease, started = self._leases.get(key), False
+        if lease is None or lease.sandbox.broken:
+            lock = self._locks.setdefault(key, anyio.Lock())
+            async with lock:
+                lease = self._leases.get(key)
+                if lease is None or lease.sandbox.broken:
+                    if lease is not None:
+                        await self._drop(key, lease)
+                    lease = Lease(await self._start(hosted))
+                    self._leases[key] = lease
+                    started = True
+        lease.active += 1
+        try:
+            yield lease.sandbox, started
+        finally:
+            lease.active -= 1
+            lease.last_used = time.monotonic()
+            if lease.sandbox.broken and self._leases.get(key) is lease:
+                await self._drop(key, lease)
+
+    async def end_owner(self, owner: str) -> None:
+        """Give up every lease of a session that ended (DELETE, or the session expired)."""
+        for key, lease in list(self._leases.items()):
+            if key[1] == owner:
+                await self._drop(key, lease)
+
+    async def _start(self, hosted: HostedVersion) -> Sandbox:
+        runtime = self._runtime = await self._runtime_source()
+        spec = await self._spec(runtime, hosted)
+        pool = runtime.manager.pool(f"v{hosted.version_id}", lambda: spec)
+        sandbox = await pool.acquire()
+        try:
+            observed = [ToolDefinition(tool=tool) for tool in await sandbox.list_tools()]
+        except BaseException:
+            await runtime.manager.discard(sandbox)
+            raise
+        if definitions_digest(observed) != hosted.digest:
+            await runtime.manager.discard(sandbox)
+            self.quarantined.add(hosted.version_id)
+            await runtime.manager.drop_pool(f"v{hosted.version_id}")
+            await self._on_mismatch(hosted, observed)
+            raise QuarantinedError(quarantine_message(hosted))
+        return sandbox
+
+    async def _spec(self, runtime: SandboxRuntime, hosted: HostedVersion) -> SandboxSpec:
+        """Built once per version (the image build may take minutes the first time)."""
+        async with self._spec_locks.setdefault(hosted.version_id, anyio.Lock()):
+            if hosted.version_id not in self._specs:
+                launch = await self._launch_for(hosted)
+                self._specs[hosted.version_id] = await runtime.spec(launch)
+            return self._specs[hosted.version_id]
+
+    async def _drop(self, key: tuple[int, str], lease: Lease) -> None:
+        if self._leases.get(key) is lease:
+            del self._leases[key]
+            self._locks.pop(key, None)
+        await self._release(lease)
+
+    async def _release(self, lease: Lease) -> None:
+        if self._runtime is not None:
+            await self._runtime.manager.discard(lease.sandbox)
+
+    async def _reap_forever(self) -> None:
+        while True:
+            await anyio.sleep(REAP_INTERVAL)
+            now = time.monotonic()
+            for key, lease in list(self._leases.items()):
+                idle = lease.active == 0 and now - lease.last_used > self._idle_seconds
+                if idle or (lease.sandbox.broken and lease.active == 0):
+                    await self._drop(key, lease)
+
+
+def quarantine_message(hosted: HostedVersion) -> str:
+    return (
+        f"{hosted.label} is quarantined: its server's tool definitions no longer match the "
+        "approved ones; a security reviewer must review the change before it can be called again"
+    )
