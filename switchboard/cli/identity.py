@@ -12,6 +12,7 @@ from datetime import timedelta
 import anyio
 
 from registry.errors import RegistryError
+from registry.models import Role
 from switchboard.audit.log import Event, append
 from switchboard.cli.context import Command
 from switchboard.cli.output import emit_json, table
@@ -62,7 +63,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         "--scope",
         action="append",
         required=True,
-        help="repeat for each scope: `mcp`, `api`, `tools:<server>` or a tool scope",
+        help="repeat for each scope: `mcp`, `api`, `metrics`, `tools:<server>` or a tool scope",
     )
     new.add_argument("--expires", default="30d", help="lifetime: 30m, 12h, 90d (default 30d)")
     new.add_argument("--user", help="whose token (default: you, the acting user)")
@@ -179,7 +180,9 @@ async def create_token_command(cmd: Command) -> None:
     async with services.transaction() as session:
         actor = await cmd.actor(session)
         owner = await get_user(session, cmd.args.user) if cmd.args.user else actor
-        allowed = grantable(await services.catalog.visible_tools(session, owner.username))
+        allowed = grantable(
+            await services.catalog.visible_tools(session, owner.username), Role(owner.role)
+        )
         token, row = await create_pat(
             session,
             owner,

@@ -6,6 +6,7 @@ grant takes effect at once. The vocabulary:
 
 - `mcp`: the MCP endpoint, with every tool the caller's teams are granted;
 - `api`: the JSON API, with what the caller's role allows;
+- `metrics`: `/metrics` and nothing else, for scrapers; only `security` and `admin` users hold it;
 - `tools:<server-slug>`: every granted tool of one server (the server-wide scope);
 - any other name: a tool scope from a manifest's `toolScopes` (such as `time:convert`),
   covering the granted tools that require only scopes the token carries.
@@ -15,12 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from registry.models import Role
 from registry.visibility import IndexedTool
 
 MCP = "mcp"
 API = "api"
+METRICS = "metrics"
 SERVER_PREFIX = "tools:"
 BASE_SCOPES = (MCP, API)
+NOT_TOOL_SCOPES = frozenset({MCP, API, METRICS})
+METRICS_ROLES = frozenset({Role.security, Role.admin})
 
 
 def server_scope(slug: str) -> str:
@@ -56,12 +61,15 @@ def effective_tools(
 
 def reaches_mcp(token_scopes: frozenset[str]) -> bool:
     """Whether a token carries any scope that could cover a tool at all."""
-    return bool(token_scopes - {API})
+    return bool(token_scopes - {API, METRICS})
 
 
-def grantable(granted: Iterable[IndexedTool]) -> set[str]:
-    """Every scope a person could put on a token, given the tools their teams are granted."""
+def grantable(granted: Iterable[IndexedTool], role: Role) -> set[str]:
+    """Every scope a person could put on a token, given their role and the tools their teams
+    are granted."""
     scopes = set(BASE_SCOPES)
+    if role in METRICS_ROLES:
+        scopes.add(METRICS)
     for tool in granted:
         scopes.add(server_scope(slug_of(tool)))
         scopes |= tool.scopes
@@ -71,9 +79,12 @@ def grantable(granted: Iterable[IndexedTool]) -> set[str]:
 def within_credential(allowed: set[str], held: frozenset[str], signed_in: bool) -> set[str]:
     """What a new token may carry: a token can only hand on what its creator's credential has.
 
-    A browser session holds everything its user is granted; `mcp` implies every tool scope.
+    A browser session holds everything its user is granted; `mcp` implies every tool scope, and
+    `api` implies `metrics` (a security or admin user's `api` token can scrape already).
     """
     if signed_in:
         return allowed
-    tools = {s for s in allowed if s not in BASE_SCOPES} if MCP in held else set()
-    return allowed & (set(held) | tools)
+    implied = {s for s in allowed if s not in NOT_TOOL_SCOPES} if MCP in held else set()
+    if API in held:
+        implied.add(METRICS)
+    return allowed & (set(held) | implied)

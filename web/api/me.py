@@ -95,7 +95,9 @@ async def create_token(request: Request, body: TokenBody) -> NewToken:
     caller = principal(request)
     async with svc.transaction() as session:
         user = await get_user(session, caller.username)
-        allowed = grantable(await svc.catalog.visible_tools(session, caller.username))
+        allowed = grantable(
+            await svc.catalog.visible_tools(session, caller.username), Role(user.role)
+        )
         token, row = await create_pat(
             session,
             user,
