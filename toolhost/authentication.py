@@ -8,17 +8,18 @@ after this one; grants are re-read on every request, so a revoke takes effect at
 
 from __future__ import annotations
 
+import json
 import logging
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.visibility import IndexedTool
 from switchboard.identity.bearer import authenticate_bearer
 from switchboard.identity.principal import Principal
-from switchboard.identity.scopes import MCP, reaches_mcp
+from switchboard.identity.scopes import MCP, reaches_mcp, required_scope, token_allows
 from switchboard.identity.tokens import InvalidTokenError
 from switchboard.services import Services
 from toolhost.protected_resource import challenge
@@ -79,10 +80,86 @@ class RequireBearer:
             value = challenge(settings, error="insufficient_scope", scope=MCP)
             await _refuse(403, value, "the token lacks the `mcp` scope", scope, receive, send)
             return
+        granted = index.visible(caller.standing.grants)
+        if scope["method"] == "POST":
+            body = await read_body(scope, receive, settings.max_request_bytes)
+            if body is None:
+                too_large = JSONResponse(
+                    {"error": f"the request body exceeds {settings.max_request_bytes} bytes"},
+                    status_code=413,
+                )
+                await too_large(scope, receive, send)
+                return
+            needed = _scope_needed(body, granted, principal.scopes)
+            if needed is not None:
+                value = challenge(settings, error="insufficient_scope", scope=needed)
+                message = f"the token lacks the scope `{needed}` this tool needs"
+                await _refuse(403, value, message, scope, receive, send)
+                return
+            receive = _replay(body, receive)
         scope[PRINCIPAL] = principal
-        scope[GRANTED] = index.visible(caller.standing.grants)
+        scope[GRANTED] = granted
         scope["user"] = _sdk_user(principal, token, settings.effective_public_url)
         await self.app(scope, receive, send)
+
+
+async def read_body(scope: Scope, receive: Receive, limit: int) -> bytes | None:
+    """The whole request body, or `None` as soon as it is known to exceed `limit` bytes."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-length" and value.isdigit() and int(value) > limit:
+            return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            break
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return b"".join(chunks)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """The body once more for the SDK, then whatever the client sends next (a disconnect)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+def _scope_needed(
+    body: bytes, granted: list[IndexedTool], token_scopes: frozenset[str]
+) -> str | None:
+    """For a `tools/call` of a tool the caller's teams are granted but the token does not
+    cover, the scope to ask for (MCP authorization: 403 `insufficient_scope`); else `None`.
+
+    Anything else, malformed bodies included, is the SDK's to answer.
+    """
+    if b"tools/call" not in body:
+        return None
+    try:
+        message = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(message, dict) or message.get("method") != "tools/call":
+        return None
+    params = message.get("params")
+    name = params.get("name") if isinstance(params, dict) else None
+    for tool in granted:
+        if tool.name == name:
+            return None if token_allows(tool, token_scopes) else required_scope(tool)
+    return None
 
 
 def _sdk_user(principal: Principal, token: str, issuer: str) -> AuthenticatedUser:

@@ -14,10 +14,14 @@ from joserfc import jwt
 from joserfc.jwk import ECKey
 from starlette.applications import Starlette
 
+from registry import grants, review
+from registry.lookup import get_server
 from registry.models import Role
+from registry.teams import ensure_team, ensure_user
 from switchboard.identity.accounts import set_disabled
 from switchboard.services import Services
 from tests.conftest import user_with_token
+from tests.integration.registry.conftest import make_tool, publish_tools
 
 MCP = "http://127.0.0.1:8080/mcp"
 ISSUER = "http://127.0.0.1:8080"
@@ -158,3 +162,35 @@ async def test_tokens_are_limited_to_what_their_creator_holds(
     listed = (await anonymous.get("/api/v1/me/tokens", headers=as_fay)).json()
     assert all("token" not in row for row in listed)
     assert [row["name"] for row in listed] == ["tests", "ci"]
+
+
+async def test_calling_a_granted_tool_beyond_the_token_gets_403_naming_its_scope(
+    app: Starlette, anonymous: httpx.AsyncClient
+) -> None:
+    """The team is granted `api.list` (it needs `read`); the token carries another scope."""
+    services: Services = app.state.services
+    async with services.transaction() as session:
+        team = await ensure_team(session, services.settings.default_team)
+        actor = await ensure_user(session, "reviewer")
+    await publish_tools(services, team, actor, [make_tool("list", "lists", "read")])
+    async with services.transaction() as session:
+        await review.approve(session, "api", actor=actor)
+        await grants.grant(session, team, await get_server(session, "api"), ["*"], actor=actor)
+    token = await user_with_token(services, "erin", Role.developer, ["tools:other"])
+    headers = {**ACCEPT, "Authorization": f"Bearer {token}"}
+    body = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "api.list"}}
+    response = await anonymous.post("/mcp", json=body, headers=headers)
+    assert response.status_code == 403
+    challenge = response.headers["WWW-Authenticate"]
+    assert 'error="insufficient_scope"' in challenge
+    assert 'scope="read"' in challenge
+
+
+async def test_an_oversized_body_gets_413(app: Starlette, anonymous: httpx.AsyncClient) -> None:
+    token = await user_with_token(app.state.services, "fay", Role.developer, ["mcp"])
+    headers = {**ACCEPT, "Authorization": f"Bearer {token}"}
+    limit = app.state.services.settings.max_request_bytes
+    padded = {**PING, "params": {"_meta": {"pad": "x" * (limit + 1)}}}
+    response = await anonymous.post("/mcp", json=padded, headers=headers)
+    assert response.status_code == 413
+    assert str(limit) in response.json()["error"]
