@@ -24,7 +24,7 @@ from registry.models import (
     pk,
 )
 from registry.openapi import OpenAPIImport, load_openapi, tools_from_openapi
-from registry.openapi.servers import hostname
+from registry.openapi.servers import egress_entry
 from registry.policy import Policy
 from registry.tooldefs import ToolDefinition, definitions_digest
 
@@ -228,10 +228,10 @@ async def import_openapi(
         else t.model_copy(update={"binding": {**t.binding, "baseUrl": base}})
         for t in imported.tools
     ]
-    hosts = {hostname(base): base_at}
+    hosts = {egress_entry(base): base_at}
     for tool in tools:
         for url in (tool.binding or {}).get("servers", []):
-            hosts.setdefault(hostname(url), f"servers of operation {tool.name}")
+            hosts.setdefault(egress_entry(url), f"servers of operation {tool.name}")
     problems = []
     for host, where in hosts.items():
         try:

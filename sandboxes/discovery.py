@@ -5,15 +5,21 @@ A failure at any step leaves the version `failed` with the log that explains it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any, Protocol
+
 from pydantic import BaseModel
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry.discovery import record_discovery, record_failure
-from registry.models import Server, ServerVersion, User, pk
+from registry.models import Server, ServerKind, ServerVersion, User, pk
+from registry.openapi.credentials import accepted_credentials, declared_schemes
 from registry.secretbox import SecretBox
 from registry.secrets import reveal_secrets
+from sandboxes.bridges.openapi.config import BridgeConfig, BridgeTool
 from sandboxes.errors import SandboxError
 from sandboxes.images import ImageBuildError
+from sandboxes.launch import LaunchError
 from sandboxes.runtime import Launch, SandboxRuntime
 from switchboard.db import Sessions, transaction
 
@@ -24,13 +30,64 @@ class DiscoveryResult(BaseModel):
     log: str | None = None
 
 
-def launch_for(server: Server, version: ServerVersion, secrets: dict[str, str]) -> Launch:
+class StoredTool(Protocol):
+    """A version's tool as the catalogue stores it: a `registry.models.Tool` row, or a copy."""
+
+    @property
+    def definition(self) -> dict[str, Any]: ...
+    @property
+    def binding(self) -> dict[str, Any] | None: ...
+
+
+def launch_for(
+    server: Server,
+    version: ServerVersion,
+    secrets: dict[str, str],
+    tools: Iterable[StoredTool] = (),
+) -> Launch:
+    """How to start `version`: its package, or for an OpenAPI server the bridge serving
+    `tools` (the version's stored tools; required then, ignored otherwise)."""
+    label = f"{server.name}@{version.version}"
+    bridge = None
+    if server.kind == ServerKind.openapi:
+        bridge = openapi_bridge(server.name, label, version, tools)
     return Launch(
         key=f"v{pk(version)}",
-        name=f"{server.name}@{version.version}",
+        name=label,
         document=version.document,
         policy=version.policy,
         secrets=secrets,
+        bridge=bridge,
+    )
+
+
+def openapi_bridge(
+    server: str, label: str, version: ServerVersion, tools: Iterable[StoredTool]
+) -> BridgeConfig:
+    """The version's stored tools, each with every credential alternative its operation
+    accepts, and the definitions of the schemes those name."""
+    bridged = []
+    for tool in tools:
+        if tool.binding is None:
+            raise LaunchError(
+                f"tool {tool.definition.get('name')!r} of {label} has no call binding; "
+                "import the OpenAPI document again as a new version"
+            )
+        try:
+            security = accepted_credentials(version.document, tool.binding)
+        except ValueError as exc:
+            raise LaunchError(f"{label}: {exc}") from None
+        bridged.append(BridgeTool(dict(tool.definition), dict(tool.binding), security))
+    if not bridged:
+        raise LaunchError(f"{label} is an OpenAPI server: pass its stored tools to `launch_for`")
+    used = {name for tool in bridged for names in tool.security for name in names}
+    schemes = declared_schemes(version.document)
+    call_timeout = float(version.policy.get("callTimeoutSeconds", 30))
+    return BridgeConfig(
+        server=server,
+        tools=tuple(sorted(bridged, key=lambda tool: tool.name)),
+        schemes={name: scheme for name, scheme in schemes.items() if name in used},
+        timeout=call_timeout - min(2.0, call_timeout / 10),
     )
 
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from sandboxes.bridges.openapi.config import SECRETS_VARIABLE, BridgeConfig
 from sandboxes.errors import SandboxError
 from sandboxes.images import BuiltImage, ImageSpec
 from sandboxes.profile import Limits, RunProfile
@@ -67,6 +69,16 @@ def split_environment(
         if value is not None:
             plain[name] = str(value)
     return plain, secrets
+
+
+def bridge_secrets(config: BridgeConfig, stored: dict[str, str]) -> dict[str, str]:
+    """The OpenAPI bridge's one secrets variable: the stored secrets of the schemes it sends.
+
+    A missing one is no error here: the bridge names it in the result of each call that needs
+    it, and operations that need none still work.
+    """
+    values = {name: stored[name] for name in sorted(config.schemes) if name in stored}
+    return {SECRETS_VARIABLE: json.dumps(values)}
 
 
 def run_profile(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,6 +13,7 @@ import anyio
 import docker
 
 from sandboxes import launch
+from sandboxes.bridges.openapi.config import BridgeConfig
 from sandboxes.egress import EgressNetworks, proxy_environment
 from sandboxes.errors import SandboxError
 from sandboxes.images import ImageBuilder
@@ -34,6 +35,8 @@ class Launch:
     document: dict[str, Any]
     policy: dict[str, Any]
     secrets: dict[str, str] = field(default_factory=dict, repr=False)
+    bridge: BridgeConfig | None = None
+    """For an OpenAPI version, what its bridge serves; `None` runs the manifest's package."""
 
 
 @dataclass
@@ -49,25 +52,25 @@ class SandboxRuntime:
 
     async def spec(self, target: Launch) -> SandboxSpec:
         """Build (or reuse) the image, join the egress network if any, and describe the start."""
-        package = launch.first_package(target.document)
-        if package is None:
-            raise launch.LaunchError(f"{target.name} declares no package to run in a sandbox")
-        image = await anyio.to_thread.run_sync(self.builder.ensure, launch.image_spec(package))
-        plain, secrets = launch.split_environment(
-            package, set(target.policy.get("secrets", [])), target.secrets
-        )
-        network = None
-        if target.policy.get("egress"):
-            key = f"{target.key}-{self.instance}"
-            self.egress_keys.add(key)
-            attachment = await anyio.to_thread.run_sync(
-                self.egress.ensure, key, list(target.policy["egress"])
+        if target.bridge is not None:
+            config = target.bridge.dumps()
+            image = await anyio.to_thread.run_sync(self.builder.ensure_bridge, target.name, config)
+            command = image.command
+            plain: dict[str, str] = {}
+            secrets = launch.bridge_secrets(target.bridge, target.secrets)
+        else:
+            package = launch.first_package(target.document)
+            if package is None:
+                raise launch.LaunchError(f"{target.name} declares no package to run in a sandbox")
+            image = await anyio.to_thread.run_sync(self.builder.ensure, launch.image_spec(package))
+            command = launch.command(image, package)
+            plain, secrets = launch.split_environment(
+                package, set(target.policy.get("secrets", [])), target.secrets
             )
-            network = attachment.network
-            plain.update(proxy_environment(attachment))
+        network = await self._egress(target, plain)
         return SandboxSpec(
             image_id=image.image_id,
-            command=launch.command(image, package),
+            command=command,
             profile=launch.run_profile(
                 target.policy,
                 environment=plain,
@@ -82,6 +85,18 @@ class SandboxRuntime:
             name=target.name,
         )
 
+    async def _egress(self, target: Launch, environment: dict[str, str]) -> str | None:
+        """The egress network to join (its proxy's variables added), or None: no network."""
+        if not target.policy.get("egress"):
+            return None
+        key = f"{target.key}-{self.instance}"
+        self.egress_keys.add(key)
+        attachment = await anyio.to_thread.run_sync(
+            self.egress.ensure, key, list(target.policy["egress"])
+        )
+        environment.update(proxy_environment(attachment))
+        return attachment.network
+
 
 @asynccontextmanager
 async def open_runtime(
@@ -92,6 +107,7 @@ async def open_runtime(
     idle_timeout: float,
     max_lifetime: float,
     start_timeout: float,
+    egress_private_allow: Sequence[str] = (),
 ) -> AsyncIterator[SandboxRuntime]:
     try:
         client = await anyio.to_thread.run_sync(docker.from_env)
@@ -112,7 +128,7 @@ async def open_runtime(
         client=client,
         builder=ImageBuilder(client, wheelhouse=wheelhouse),
         manager=manager,
-        egress=EgressNetworks(client, owner=owner),
+        egress=EgressNetworks(client, owner=owner, private_allow=egress_private_allow),
         start_timeout=start_timeout,
     )
     await anyio.to_thread.run_sync(runtime.egress.remove_leftovers)

@@ -25,6 +25,7 @@ def runtime_for(settings: Settings) -> AbstractAsyncContextManager[SandboxRuntim
         idle_timeout=settings.sandbox_idle_seconds,
         max_lifetime=settings.sandbox_max_lifetime_seconds,
         start_timeout=settings.sandbox_start_timeout_seconds,
+        egress_private_allow=settings.egress_private_allow,
     )
 
 

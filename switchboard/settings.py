@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import hashlib
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from sandboxes.egress.policy import parse_allowlist
 
 
 class Settings(BaseSettings):
@@ -86,6 +89,13 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body `/mcp` accepts; larger ones get 413.",
     )
+    egress_private_allow: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated `host` or `host:port` entries that sandboxes may reach "
+        "although they resolve to private addresses (company APIs on internal networks), when "
+        "a server's egress lists them too. Loopback, link-local, metadata and the Docker "
+        "host's addresses stay refused.",
+    )
     sandbox_owner: str | None = Field(
         default=None,
         description="Label value marking this deployment's containers, so start-up removes only "
@@ -141,6 +151,19 @@ class Settings(BaseSettings):
     otel_service_name: str = Field(
         default="switchboard", min_length=1, description="`service.name` of exported spans."
     )
+
+    @field_validator("egress_private_allow", mode="before")
+    @classmethod
+    def _split_private_allow(cls, value: object) -> object:
+        """`a.corp:8443, b.corp` from the environment; each entry checked like an egress host."""
+        if isinstance(value, str):
+            value = [entry for entry in re.split(r"[,\s]+", value) if entry]
+        if isinstance(value, list | tuple):
+            try:
+                return tuple(str(entry) for entry in parse_allowlist(value))
+            except ValueError as exc:
+                raise ValueError(f"SWITCHBOARD_EGRESS_PRIVATE_ALLOW: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _check_public_url(self) -> Settings:

@@ -38,6 +38,16 @@ def hostname(url: str) -> str:
     return (urlsplit(url).hostname or "").lower()
 
 
+def egress_entry(url: str) -> str:
+    """The egress entry that lets a sandbox reach `url`: its host, plus the port when the URL
+    names one other than its scheme's (an entry without a port allows 80 and 443)."""
+    parts = urlsplit(url)
+    host = hostname(url)
+    port = parts.port
+    default = {"http": 80, "https": 443}.get(parts.scheme)
+    return host if port is None or port == default else f"{host}:{port}"
+
+
 def _substitute(url: str, variables: Any, at: Location, problems: list[Problem]) -> str:
     """`url` with each `{name}` replaced by the default of its server variable."""
     if not isinstance(variables, dict):

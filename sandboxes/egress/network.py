@@ -3,7 +3,8 @@
 Isolation: the network is `internal` (Docker drops its traffic to anywhere off the subnet) and
 its bridge has no IPv4 address (`inhibit_ipv4`), so the gateway address answers nothing and a
 container cannot reach the host's own listeners. Containers get no IPv6 and no external DNS on
-it. The proxy sits on this network and on `bridge`, its way out, and refuses non-public targets.
+it. The proxy sits on this network and on `bridge`, its way out, and refuses non-public targets
+(the operator may let named hosts resolve to private addresses, never to the Docker host's).
 Tool containers must keep `cap_drop=ALL`: with NET_ADMIN or NET_RAW a container can route or
 craft packets to the host's addresses through the bridge, which still delivers them one way.
 Bridges are named `sbe-*`, so `iptables -I INPUT -i sbe-+ -j DROP` on the host closes even that.
@@ -15,6 +16,7 @@ import hashlib
 import re
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -22,12 +24,13 @@ import docker
 
 from sandboxes.egress.errors import EgressError
 from sandboxes.egress.image import LABELS, ensure_proxy_image
-from sandboxes.egress.policy import parse_allowlist
+from sandboxes.egress.policy import AllowEntry, parse_allowlist
 from sandboxes.ownership import OWNER, PROCESS, left_behind, this_process
 
 PROXY_PORT = 3128
 OWNER_LABEL = OWNER
 ALLOW_LABEL = "dev.switchboard.egress.allow"
+PRIVATE_LABEL = "dev.switchboard.egress.private"
 _KEY = re.compile(r"^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,47}$")
 _READY_TIMEOUT = 20.0
 _TMP = "/tmp"  # noqa: S108 - a private tmpfs inside the container, not the host's /tmp
@@ -63,7 +66,14 @@ class EgressNetworks:
         *,
         base_image: str = "switchboard/base:latest",
         owner: str = "switchboard",
+        private_allow: Sequence[str] = (),
     ) -> None:
+        """`private_allow`: the operator's `host[:port]` entries that may resolve to private
+        addresses; each proxy gets those for hosts on its own allowlist, no others."""
+        try:
+            self._private_allow = parse_allowlist(private_allow)
+        except ValueError as exc:
+            raise EgressError(f"SWITCHBOARD_EGRESS_PRIVATE_ALLOW: {exc}") from exc
         self._client = client
         self._base_image = base_image
         self._owner_labels = {**LABELS, OWNER_LABEL: owner}
@@ -80,11 +90,16 @@ class EgressNetworks:
         if not entries:
             raise EgressError("an empty egress allowlist needs no network; run with `network=none`")
         allow = ",".join(str(entry) for entry in entries)
+        private = self._private_for(entries)
         with self._lock:
             image = ensure_proxy_image(self._client, self._base_image)
             self._network(name)
-            self._proxy(name, image, allow)
+            self._proxy(name, image, allow, private)
         return EgressAttachment(name, f"http://{name}:{PROXY_PORT}")
+
+    def _private_for(self, entries: tuple[AllowEntry, ...]) -> str:
+        hosts = {entry.host for entry in entries}
+        return ",".join(str(e) for e in self._private_allow if e.host in hosts)
 
     def release(self, key: str) -> None:
         """Removes the proxy and the network; containers still attached are disconnected."""
@@ -132,19 +147,25 @@ class EgressNetworks:
             },
         )
 
-    def _proxy(self, name: str, image: str, allow: str) -> None:
+    def _proxy(self, name: str, image: str, allow: str, private: str) -> None:
+        labels = {**self._labels, ALLOW_LABEL: allow, PRIVATE_LABEL: private}
         for container in self._find_containers(name):
-            current = container.labels.get(ALLOW_LABEL) == allow and container.image.tags == [image]
-            if current and container.status == "running":
+            current = all(
+                container.labels.get(k) == labels[k] for k in (ALLOW_LABEL, PRIVATE_LABEL)
+            )
+            if current and container.image.tags == [image] and container.status == "running":
                 return
             container.remove(force=True)  # allowlist or proxy changed, or it died: replace it
         endpoint = self._client.api.create_endpoint_config(aliases=[name])
         arguments = [f"--allow={entry}" for entry in allow.split(",")]
+        if private:
+            arguments += [f"--private-allow={entry}" for entry in private.split(",")]
+            arguments += [f"--host-address={address}" for address in self._host_addresses()]
         container = self._client.containers.create(
             image,
             command=["--listen", f"{name}:{PROXY_PORT}", *arguments],
             name=name,
-            labels={**self._labels, ALLOW_LABEL: allow},
+            labels=labels,
             user="65534:65534",
             cap_drop=["ALL"],
             security_opt=["no-new-privileges:true"],
@@ -162,6 +183,16 @@ class EgressNetworks:
         self._client.networks.get("bridge").connect(container)
         container.start()
         _wait_ready(container)
+
+    def _host_addresses(self) -> list[str]:
+        """The Docker host's address on each of the engine's networks (their gateways)."""
+        gateways = {
+            str(config["Gateway"]).split("/")[0]
+            for network in self._client.networks.list()
+            for config in (network.attrs.get("IPAM") or {}).get("Config") or []
+            if config.get("Gateway")
+        }
+        return sorted(gateways)
 
     def _find_containers(self, name: str | None = None) -> list[Any]:
         labels = [f"{k}={v}" for k, v in self._labels.items()]

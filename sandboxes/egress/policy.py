@@ -102,12 +102,25 @@ def target_refusal(host: str, port: int, allowlist: Iterable[AllowEntry]) -> str
     return None
 
 
-def address_refusal(address: IPAddress) -> str | None:
-    """Why a resolved address must not be connected to, or None for a public address."""
+def private_permitted(host: str, port: int, entries: Iterable[AllowEntry]) -> bool:
+    """Whether the operator lets `host:port` resolve to private addresses (a company API).
+
+    An entry without a port covers every port the tool's own allowlist permits.
+    """
+    name = normalise_host(host)
+    return any(e.host == name and (e.port is None or e.port == port) for e in entries)
+
+
+def address_refusal(address: IPAddress, *, private_ok: bool = False) -> str | None:
+    """Why a resolved address must not be connected to, or None for a public address.
+
+    `private_ok` lets the private and carrier-grade NAT ranges through, for names the operator
+    allows; loopback, link-local (and so metadata), multicast and reserved addresses never pass.
+    """
     if isinstance(address, ipaddress.IPv6Address):
         embedded = address.ipv4_mapped or address.sixtofour or _nat64(address)
         if embedded is not None:
-            reason = address_refusal(embedded)
+            reason = address_refusal(embedded, private_ok=private_ok)
             return f"{reason} (embedded in {address})" if reason else None
         if address.teredo is not None:
             return "a Teredo tunnel address"
@@ -121,9 +134,11 @@ def address_refusal(address: IPAddress) -> str | None:
     ):
         if flag:
             return reason
-    if address.version == 4 and address in _CGNAT:
+    if address.version == 4 and address in _CGNAT and not private_ok:
         return "a carrier-grade NAT (100.64/10) address"
     for reason, networks in _NETWORKS.items():
+        if reason == "private" and private_ok:
+            continue
         if any(address in network for network in networks if network.version == address.version):
             return f"a {reason} address"
     if address.version == 6 and address.is_reserved:

@@ -2,7 +2,9 @@
 
 Runs in its own container between a tool's internal network and the outside, so the tool's only
 way out is this process. It resolves each name itself, refuses the request if any address is not
-public, then connects to an address it checked (no second lookup, so no DNS rebinding).
+public, then connects to an address it checked (no second lookup, so no DNS rebinding). Names
+the operator allows (`--private-allow`) may also resolve to private addresses, never to loopback,
+link-local, metadata or the Docker host's addresses.
 Standard library only: it runs under the base image's python3.
 Usage: python3 -m sandboxes.egress.proxy --listen HOST:PORT --allow pypi.org [--allow ...]
 """
@@ -28,6 +30,7 @@ from sandboxes.egress.policy import (
     address_refusal,
     normalise_host,
     parse_allowlist,
+    private_permitted,
     target_refusal,
 )
 from sandboxes.egress.wire import (
@@ -50,6 +53,11 @@ class ProxySettings:
 
     allowlist: tuple[AllowEntry, ...]
     address_check: AddressCheck = address_refusal
+    private_allow: tuple[AllowEntry, ...] = ()
+    """Names the operator lets resolve to private addresses (company APIs on internal networks).
+    They still never reach loopback, link-local or metadata addresses, nor `host_addresses`."""
+    host_addresses: frozenset[IPAddress] = frozenset()
+    """Where the Docker host answers (its networks' gateways): refused even for those names."""
     max_header_bytes: int = 16 * 1024
     idle_timeout: float = 120.0
     connect_timeout: float = 10.0
@@ -157,12 +165,20 @@ class EgressProxy:
         except (OSError, TimeoutError) as error:
             raise HttpError(502, f"could not resolve {host}: {error}") from error
         addresses = list(dict.fromkeys(_address(str(info[4][0])) for info in infos))
+        private_ok = private_permitted(host, port, self.settings.private_allow)
         for address in addresses:
-            reason = self.settings.address_check(address)
+            reason = self._refusal(address, private_ok=private_ok)
             if reason is not None:
                 raise HttpError(403, f"{host} resolves to {address}, {reason}")
         log.info("egress allowed %s:%d via %s", host, port, addresses[0])
         return addresses
+
+    def _refusal(self, address: IPAddress, *, private_ok: bool) -> str | None:
+        if not private_ok:
+            return self.settings.address_check(address)
+        if address in self.settings.host_addresses:
+            return "an address of the Docker host"
+        return address_refusal(address, private_ok=True)
 
 
 async def _both(
@@ -257,6 +273,18 @@ def parse_args(argv: Sequence[str], environ: dict[str, str]) -> tuple[str, int, 
     parser = argparse.ArgumentParser(prog="egress-proxy", description=__doc__)
     parser.add_argument("--listen", default="0.0.0.0:3128", help="HOST:PORT to listen on")
     parser.add_argument("--allow", action="append", default=[], help="HOST or HOST:PORT")
+    parser.add_argument(
+        "--private-allow",
+        action="append",
+        default=[],
+        help="HOST or HOST:PORT that may resolve to private addresses (operator's choice)",
+    )
+    parser.add_argument(
+        "--host-address",
+        action="append",
+        default=[],
+        help="an address of the Docker host, refused even for --private-allow names",
+    )
     parser.add_argument("--idle-timeout", type=float, default=120.0)
     parser.add_argument("--max-connections", type=int, default=256)
     args = parser.parse_args(argv)
@@ -265,11 +293,17 @@ def parse_args(argv: Sequence[str], environ: dict[str, str]) -> tuple[str, int, 
         parser.error(f"give at least one --allow HOST[:PORT] (or set {ALLOW_ENV})")
     try:
         allowlist = parse_allowlist(entries)
+        private_allow = parse_allowlist(args.private_allow)
+        host_addresses = frozenset(_address(text) for text in args.host_address)
     except ValueError as error:
         parser.error(str(error))
     host, _, port = args.listen.rpartition(":")
     settings = ProxySettings(
-        allowlist, idle_timeout=args.idle_timeout, max_connections=args.max_connections
+        allowlist,
+        private_allow=private_allow,
+        host_addresses=host_addresses,
+        idle_timeout=args.idle_timeout,
+        max_connections=args.max_connections,
     )
     return host, int(port), settings
 

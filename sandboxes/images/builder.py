@@ -44,6 +44,19 @@ class ImageBuilder:
             return self._tool(spec, recipes.pypi(spec, self.base(), self._wheels()))
         return self._tool(spec, recipes.npm(spec, self._node22()))
 
+    def ensure_bridge(self, name: str, config: bytes) -> BuiltImage:
+        """The image serving one OpenAPI version: the shared bridge image plus `config`."""
+        recipe = recipes.bridged(self._bridge(), config)
+        digest = recipe.digest()
+        tag = f"switchboard/tool-openapi-{_slug(name)}:{digest[:16]}"
+        with exclusive(tag):
+            cached = self._cached(tag, digest)
+            if cached:
+                return cached
+            what = f"the OpenAPI bridge image for {name}"
+            image_id, log = engine.build(self._client, recipe, what, tag=tag, digest=digest)
+            return BuiltImage(image_id, tag, list(recipes.BRIDGE_COMMAND), log)
+
     def _tool(self, spec: ImageSpec, recipe: Recipe) -> BuiltImage:
         digest = recipe.digest()
         tag = _tag(spec, digest)
@@ -87,13 +100,23 @@ class ImageBuilder:
             recipe = recipes.node22(self.base(), architecture)
         except ValueError as exc:
             raise ImageBuildError(str(exc)) from None
+        return self._shared(recipe, "switchboard/node22", "Node.js 22")
+
+    def _bridge(self) -> str:
+        """The OpenAPI bridge on the base, shared by every OpenAPI version's image."""
+        return self._shared(
+            recipes.openapi_bridge(self.base()), "switchboard/openapi-bridge", "the OpenAPI bridge"
+        )
+
+    def _shared(self, recipe: Recipe, repository: str, what: str) -> str:
+        """The ID of a parent image other images build on, built if its recipe changed."""
         digest = recipe.digest()
-        tag = f"switchboard/node22:{digest[:16]}"
+        tag = f"{repository}:{digest[:16]}"
         with exclusive(tag):
             cached = engine.find_image(self._client, tag, digest)
             if cached:
                 return str(cached["Id"])
-            image_id, _ = engine.build(self._client, recipe, "Node.js 22", tag=tag, digest=digest)
+            image_id, _ = engine.build(self._client, recipe, what, tag=tag, digest=digest)
             return image_id
 
     def _cached(self, tag: str, digest: str) -> BuiltImage | None:
@@ -111,8 +134,12 @@ class ImageBuilder:
 
 
 def _tag(spec: ImageSpec, digest: str) -> str:
-    name = re.sub(r"[^a-z0-9]+", "-", spec.identifier.lower()).strip("-")
-    return f"switchboard/tool-{spec.registry_type}-{name}:{digest[:16]}"
+    return f"switchboard/tool-{spec.registry_type}-{_slug(spec.identifier)}:{digest[:16]}"
+
+
+def _slug(name: str) -> str:
+    """A name as a Docker repository path component: lowercase letters, digits and `-`."""
+    return re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")[:100]
 
 
 def _command(raw: bytes | None, what: str) -> list[str]:

@@ -11,6 +11,7 @@ import json
 import shlex
 from pathlib import Path
 
+from sandboxes.bridges.openapi import config as bridge_config
 from sandboxes.images import pick_command, sb_entry
 from sandboxes.images.base import CA_BUNDLE
 from sandboxes.images.engine import Recipe
@@ -19,6 +20,11 @@ from sandboxes.images.spec import ImageSpec
 SB_ENTRY = "/usr/local/bin/sb-entry"
 PICK_COMMAND = "/usr/local/lib/switchboard/pick-command"
 COMMAND_FILE = "/opt/server/sb-command.json"
+BRIDGE_REQUIREMENTS = ("mcp==2.3.0", "httpx==0.28.1")
+"""The bridge's packages, pinned to what Switchboard itself runs (a unit test checks): the
+bridge must serialise tool definitions exactly as Switchboard parses and digests them."""
+BRIDGE_CONFIG = "/opt/bridge/config.json"
+BRIDGE_COMMAND = ("/opt/bridge/venv/bin/python", "-m", "sandboxes.bridges.openapi", BRIDGE_CONFIG)
 NODE_ARCHES = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}
 _CA = str(CA_BUNDLE)
 
@@ -126,3 +132,46 @@ ENTRYPOINT {json.dumps(entrypoint)}
 CMD {json.dumps(command)}
 """
     return Recipe(dockerfile, {"sb-entry": _helpers()["sb-entry"]})
+
+
+def openapi_bridge(base: str) -> Recipe:
+    """The OpenAPI bridge without any version's tools: a venv with its pinned packages, and its
+    modules (copied from this checkout, so a change to them builds a new image)."""
+    requirements = " ".join(shlex.quote(r) for r in BRIDGE_REQUIREMENTS)
+    dockerfile = (
+        _prologue(base)
+        + f"ENV PIP_CERT={_CA} PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore PIP_NO_INPUT=1\n"
+        + f"""\
+RUN python3 -m venv /opt/bridge/venv && /opt/bridge/venv/bin/pip install {requirements}
+COPY src /opt/bridge/src
+RUN /opt/bridge/venv/bin/python -m compileall -q /opt/bridge/src
+ENV PYTHONPATH=/opt/bridge/src PYTHONDONTWRITEBYTECODE=1
+"""
+        + _EPILOGUE
+    )
+    return Recipe(dockerfile, _helpers() | _bridge_sources())
+
+
+def bridged(bridge: str, config: bytes) -> Recipe:
+    """One OpenAPI version's image: the bridge with that version's configuration baked in.
+
+    Baked, not handed over at start: the configuration holds every tool's schemas (megabytes
+    for a large API), too much for an environment variable (which `docker inspect` shows, too)
+    or for the secrets line; and the image digest then names exactly the tools reviewed.
+    """
+    dockerfile = (
+        f"FROM {bridge}\nCOPY config.json {BRIDGE_CONFIG}\nCMD {json.dumps(BRIDGE_COMMAND)}\n"
+    )
+    return Recipe(dockerfile, {"config.json": config})
+
+
+def _bridge_sources() -> dict[str, bytes]:
+    """The bridge's package under `src/`, with the parents it needs to be importable."""
+    package = Path(bridge_config.__file__).parent
+    files = {
+        f"src/sandboxes/bridges/openapi/{path.name}": path.read_bytes()
+        for path in sorted(package.glob("*.py"))
+    }
+    files["src/sandboxes/bridges/__init__.py"] = (package.parent / "__init__.py").read_bytes()
+    files["src/sandboxes/__init__.py"] = b""
+    return files
