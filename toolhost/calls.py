@@ -183,7 +183,9 @@ class CallPath:
                 "bytes a result may have (SWITCHBOARD_MAX_RESULT_BYTES)"
             )
             return Outcome(error_result(message), "error", "ResultTooLargeError")
-        return Outcome(result, "error" if result.is_error else "ok", None)
+        if result.is_error:
+            return Outcome(result, "error", "tool_error")
+        return Outcome(result, "ok", None)
 
     async def _audit(
         self,

@@ -29,6 +29,7 @@ from switchboard.settings import Settings
 from toolhost.authentication import RequireBearer
 from toolhost.calls import CallPath
 from toolhost.hosted import HostedVersion
+from toolhost.notifications import ListChangedNotifier
 from toolhost.routing import SandboxRouter, ToolUnavailableError
 from toolhost.server import build_server
 from toolhost.telemetry import Telemetry
@@ -66,8 +67,9 @@ class Toolhost:
             idle_seconds=services.settings.sandbox_idle_seconds,
         )
         self.calls = CallPath(services, self.router, self.audit, telemetry)
+        self.notifier = ListChangedNotifier(services)
         self.manager = StreamableHTTPSessionManager(
-            app=build_server(services, self.calls),
+            app=build_server(services, self.calls, self.notifier),
             security_settings=transport_security(services.settings),
         )
         self.app = RequireBearer(StreamableHTTPASGIApp(self.manager))
@@ -78,6 +80,7 @@ class Toolhost:
             lazy_runtime(self.services.settings) as runtime,
             self.audit.running(),
             self.router.running(),
+            self.notifier.running(),
             self.manager.run(),
         ):
             self._runtime = runtime

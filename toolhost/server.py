@@ -7,16 +7,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from importlib.metadata import version
+from typing import Any
 
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
-from mcp.server.lowlevel.server import Server
+from mcp.server.lowlevel.server import NotificationOptions, Server
+from mcp.server.models import InitializationOptions
 from starlette.types import Scope
 
 from switchboard.identity.scopes import effective_tools
 from switchboard.services import Services
 from toolhost.authentication import granted_of, principal_of
 from toolhost.calls import CallPath
+from toolhost.notifications import ListChangedNotifier
 
 
 def http_scope(ctx: ServerRequestContext[Services]) -> Scope:
@@ -27,24 +30,46 @@ def http_scope(ctx: ServerRequestContext[Services]) -> Scope:
     return scope
 
 
-async def list_tools(
-    ctx: ServerRequestContext[Services], _params: types.PaginatedRequestParams | None
-) -> types.ListToolsResult:
-    scope = http_scope(ctx)
-    tools = effective_tools(granted_of(scope), principal_of(scope).scopes)
-    return types.ListToolsResult(tools=[types.Tool.model_validate(t.wire) for t in tools])
+class ToolhostServer(Server[Services]):
+    """Announces `tools.listChanged`: the SDK takes the flag only from here."""
+
+    def create_initialization_options(
+        self,
+        notification_options: NotificationOptions | None = None,
+        experimental_capabilities: dict[str, dict[str, Any]] | None = None,
+        extensions: dict[str, dict[str, Any]] | None = None,
+    ) -> InitializationOptions:
+        return super().create_initialization_options(
+            notification_options or NotificationOptions(tools_changed=True),
+            experimental_capabilities,
+            extensions,
+        )
 
 
-def build_server(services: Services, calls: CallPath) -> Server[Services]:
+def build_server(
+    services: Services, calls: CallPath, notifier: ListChangedNotifier
+) -> Server[Services]:
     @asynccontextmanager
     async def lifespan(_: Server[Services]) -> AsyncIterator[Services]:
         yield services
 
-    return Server(
+    async def list_tools(
+        ctx: ServerRequestContext[Services], _params: types.PaginatedRequestParams | None
+    ) -> types.ListToolsResult:
+        scope = http_scope(ctx)
+        principal = principal_of(scope)
+        tools = effective_tools(granted_of(scope), principal.scopes)
+        session_id = ctx.request.headers.get("mcp-session-id") if ctx.request else None
+        if session_id:
+            notifier.shown(session_id, ctx.session, principal, [t.name for t in tools])
+        return types.ListToolsResult(tools=[types.Tool.model_validate(t.wire) for t in tools])
+
+    return ToolhostServer(
         "switchboard",
         version=version("switchboard"),
         instructions="Every tool your teams are granted in Switchboard, named `<server>.<tool>`.",
         lifespan=lifespan,
         on_list_tools=list_tools,
         on_call_tool=calls,
+        on_subscriptions_listen=notifier.listen,
     )
