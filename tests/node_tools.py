@@ -104,7 +104,9 @@ class NodeRun:
     stderr: str
 
 
-async def run_node(tools: NodeTools, home: Path, *arguments: str) -> NodeRun:
+async def run_node(
+    tools: NodeTools, home: Path, *arguments: str, seconds: float = RUN_SECONDS
+) -> NodeRun:
     """Run Node 22 with `arguments`; `home` takes the Inspector's ~/.mcp-inspector state."""
     process = await asyncio.create_subprocess_exec(
         str(tools.node),
@@ -115,7 +117,7 @@ async def run_node(tools: NodeTools, home: Path, *arguments: str) -> NodeRun:
         env={**os.environ, "HOME": str(home), "NO_COLOR": "1"},
     )
     try:
-        out, err = await asyncio.wait_for(process.communicate(), timeout=RUN_SECONDS)
+        out, err = await asyncio.wait_for(process.communicate(), timeout=seconds)
     except TimeoutError:
         process.kill()
         await process.wait()
