@@ -108,6 +108,7 @@ async def open_runtime(
     max_lifetime: float,
     start_timeout: float,
     egress_private_allow: Sequence[str] = (),
+    egress_networks: Sequence[str] = (),
 ) -> AsyncIterator[SandboxRuntime]:
     try:
         client = await anyio.to_thread.run_sync(docker.from_env)
@@ -128,7 +129,12 @@ async def open_runtime(
         client=client,
         builder=ImageBuilder(client, wheelhouse=wheelhouse),
         manager=manager,
-        egress=EgressNetworks(client, owner=owner, private_allow=egress_private_allow),
+        egress=EgressNetworks(
+            client,
+            owner=owner,
+            private_allow=egress_private_allow,
+            join_networks=egress_networks,
+        ),
         start_timeout=start_timeout,
     )
     await anyio.to_thread.run_sync(runtime.egress.remove_leftovers)

@@ -26,6 +26,7 @@ def runtime_for(settings: Settings) -> AbstractAsyncContextManager[SandboxRuntim
         max_lifetime=settings.sandbox_max_lifetime_seconds,
         start_timeout=settings.sandbox_start_timeout_seconds,
         egress_private_allow=settings.egress_private_allow,
+        egress_networks=settings.egress_networks,
     )
 
 

@@ -96,6 +96,12 @@ class Settings(BaseSettings):
         "a server's egress lists them too. Loopback, link-local, metadata and the Docker "
         "host's addresses stay refused.",
     )
+    egress_networks: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(),
+        description="Comma-separated Docker networks every egress proxy joins besides the "
+        "default bridge: where company APIs named in `SWITCHBOARD_EGRESS_PRIVATE_ALLOW` are "
+        "reachable. Sandboxes never join them; only their proxy does.",
+    )
     sandbox_owner: str | None = Field(
         default=None,
         description="Label value marking this deployment's containers, so start-up removes only "
@@ -163,6 +169,13 @@ class Settings(BaseSettings):
                 return tuple(str(entry) for entry in parse_allowlist(value))
             except ValueError as exc:
                 raise ValueError(f"SWITCHBOARD_EGRESS_PRIVATE_ALLOW: {exc}") from None
+        return value
+
+    @field_validator("egress_networks", mode="before")
+    @classmethod
+    def _split_networks(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(entry for entry in re.split(r"[,\s]+", value) if entry)
         return value
 
     @model_validator(mode="after")

@@ -13,8 +13,9 @@ from urllib.parse import urlsplit
 
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from sqlmodel import select
 
-from registry.models import Server, ServerVersion
+from registry.models import Server, ServerVersion, Tool
 from registry.quarantine import quarantine, summary
 from registry.secrets import reveal_secrets
 from registry.teams import ensure_user
@@ -102,7 +103,8 @@ class Toolhost:
             if server is None or version is None:
                 raise ToolUnavailableError(f"{hosted.label} no longer exists")
             secrets = await reveal_secrets(session, self.services.secrets, server)
-        return launch_for(server, version, secrets)
+            tools = (await session.exec(select(Tool).where(Tool.version_id == version.id))).all()
+        return launch_for(server, version, secrets, tools)
 
     async def _quarantine(self, hosted: HostedVersion, observed: list[ToolDefinition]) -> None:
         """Take the version out of the catalogue, into the review queue, and into the audit log."""

@@ -67,14 +67,18 @@ class EgressNetworks:
         base_image: str = "switchboard/base:latest",
         owner: str = "switchboard",
         private_allow: Sequence[str] = (),
+        join_networks: Sequence[str] = (),
     ) -> None:
         """`private_allow`: the operator's `host[:port]` entries that may resolve to private
-        addresses; each proxy gets those for hosts on its own allowlist, no others."""
+        addresses; each proxy gets those for hosts on its own allowlist, no others.
+        `join_networks`: Docker networks every proxy joins besides the default bridge, where
+        the operator's company APIs are reachable (the sandboxes themselves never join them)."""
         try:
             self._private_allow = parse_allowlist(private_allow)
         except ValueError as exc:
             raise EgressError(f"SWITCHBOARD_EGRESS_PRIVATE_ALLOW: {exc}") from exc
         self._client = client
+        self._join_networks = tuple(join_networks)
         self._base_image = base_image
         self._owner_labels = {**LABELS, OWNER_LABEL: owner}
         self._labels = {**self._owner_labels, PROCESS: this_process()}
@@ -180,7 +184,15 @@ class EgressNetworks:
             network=name,
             networking_config={name: endpoint},
         )
-        self._client.networks.get("bridge").connect(container)
+        for network in ("bridge", *self._join_networks):
+            try:
+                self._client.networks.get(network).connect(container)
+            except docker.errors.NotFound:
+                container.remove(force=True)
+                raise EgressError(
+                    f"SWITCHBOARD_EGRESS_NETWORKS names {network!r}, which is not a Docker "
+                    "network on this engine; create it or remove it from the setting"
+                ) from None
         container.start()
         _wait_ready(container)
 
