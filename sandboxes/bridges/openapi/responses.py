@@ -36,6 +36,8 @@ class HttpResponse:
     """False when the body was longer than MAX_RESPONSE_BYTES and was cut there."""
     from_proxy: bool = False
     """The egress proxy answered (it refused the request), not the API."""
+    location: str | None = None
+    """Where a redirect points: the bridge follows none, but says where (often `https://`)."""
 
 
 class Redactor:
@@ -104,6 +106,8 @@ def _failure(status: str, target: str, response: HttpResponse, redact: Redactor)
     message = f"{status} from {target}"
     if response.from_proxy:
         message += " (the sandbox's egress proxy refused it, not the API)"
+    if response.location:
+        message += f" to {redact(response.location)} (redirects are not followed)"
     body = redact(response.body.decode("utf-8", errors="replace")).strip()
     return f"{message}: {_excerpt(body)}" if body else message
 

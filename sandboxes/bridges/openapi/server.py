@@ -107,6 +107,7 @@ class Bridge:
                 body=bytes(body),
                 complete=complete,
                 from_proxy=answer.headers.get("x-switchboard-egress") == "proxy",
+                location=answer.headers.get("location") if answer.is_redirect else None,
             )
 
 
@@ -120,14 +121,20 @@ def build_server(bridge: Bridge) -> Server[Any]:
     )
 
 
-def http_client(config: BridgeConfig) -> httpx.AsyncClient:
-    """Proxy and CA bundle from the environment (the sandbox sets both), cookies refused."""
+def http_client(
+    config: BridgeConfig, transport: httpx.AsyncBaseTransport | None = None
+) -> httpx.AsyncClient:
+    """Proxy and CA bundle from the environment (the sandbox sets both), cookies refused.
+
+    `transport` replaces the network (tests pass an app in process); then no proxy applies.
+    """
     return httpx.AsyncClient(
+        transport=transport,
         timeout=httpx.Timeout(config.timeout),
         follow_redirects=False,
         cookies=CookieJar(policy=DefaultCookiePolicy(allowed_domains=[])),
         headers={"User-Agent": USER_AGENT},
-        trust_env=True,
+        trust_env=transport is None,
     )
 
 
