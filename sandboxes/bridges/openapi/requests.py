@@ -63,6 +63,8 @@ class _Parts:
 
     def add(self, parameter: dict[str, Any], value: Any) -> None:
         name, location = str(parameter["name"]), parameter["in"]
+        if location not in _DEFAULT_STYLES:
+            raise BindingError(f"parameter `{name}` is `in: {location}`, which is no location")
         if "contentType" in parameter:
             value = _content_value(value, str(parameter["contentType"]))
         style = parameter.get("style") or _DEFAULT_STYLES[location]
@@ -78,8 +80,15 @@ class _Parts:
             self.cookies.append(f"{_encoded(name)}={_simple(value, explode=False)}")
 
     def add_credentials(self, credentials: Placement) -> None:
+        """Credentials last, each replacing any argument of the same name and location."""
+        names = {f"{_encoded(k)}=" for k, _ in credentials.query}
+        self.query = [pair for pair in self.query if not pair.startswith(tuple(names))]
         self.query += [f"{_encoded(k)}={_encoded(v)}" for k, v in credentials.query]
+        names = {name.lower() for name in credentials.headers}
+        self.headers = {k: v for k, v in self.headers.items() if k.lower() not in names}
         self.headers.update(credentials.headers)
+        names = {f"{_encoded(k)}=" for k in credentials.cookies}
+        self.cookies = [pair for pair in self.cookies if not pair.startswith(tuple(names))]
         self.cookies += [f"{_encoded(k)}={_encoded(v)}" for k, v in credentials.cookies.items()]
         if self.cookies:
             self.headers["Cookie"] = "; ".join(self.cookies)

@@ -1,10 +1,10 @@
 """An imported OpenAPI version runs in its bridge sandbox against the real tasks API.
 
 The API runs in a hardened container of its own on an internal Docker network that stands for a
-company network: its name resolves to a private address there, and only the version's egress
-proxy is attached to it (as a company's router would let it through). The bridge sandbox
-itself sits on its egress network alone, so every request goes through the proxy, which lets
-the private address through only when the operator's setting names the host.
+company network: its name resolves to a private address there, and only egress proxies join it
+(the operator's `SWITCHBOARD_EGRESS_NETWORKS`). The bridge sandbox itself sits on its egress
+network alone, so every request goes through the proxy, which lets the private address through
+only when the operator's `SWITCHBOARD_EGRESS_PRIVATE_ALLOW` names the host.
 """
 
 from __future__ import annotations
@@ -168,7 +168,7 @@ async def imported_tasks(services: Services) -> tuple[Launch, ServerVersion]:
 async def bridge_sandbox(
     target: Launch, corp_api: CorpApi, owner: str, *, private_allow: tuple[str, ...]
 ) -> AsyncIterator[tuple[Sandbox, str]]:
-    """The bridge sandbox, its egress proxy joined to the company network; and the proxy."""
+    """The bridge sandbox, its egress proxy on the company network too; and the proxy."""
     async with open_runtime(
         owner=owner,
         wheelhouse=None,
@@ -177,11 +177,11 @@ async def bridge_sandbox(
         max_lifetime=3600,
         start_timeout=60,
         egress_private_allow=private_allow,
+        egress_networks=(corp_api.network,),
     ) as runtime:
         spec = await runtime.spec(target)
         proxy = spec.profile.network
         assert proxy is not None
-        corp_api.container.client.networks.get(corp_api.network).connect(proxy)
         async with await runtime.manager.start(spec) as sandbox:
             yield sandbox, proxy
 

@@ -221,3 +221,22 @@ def test_missing_or_unusable_credentials_name_the_fix() -> None:
         place([["headerKey", "queryKey"]], {"headerKey": "stored-secret-value"})
     assert "`headerKey` and `queryKey`" in str(both.value)
     assert "stored-secret-value" not in str(both.value)
+
+
+def test_credentials_replace_arguments_of_the_same_name() -> None:
+    request = build_request(
+        binding(
+            parameters=[
+                param("key", "query", property="k"),
+                param("X-Api-Key", "header", property="h"),
+                param("sid", "cookie", property="c"),
+                param("keep", "query"),
+            ]
+        ),
+        {"k": "mine", "h": "mine", "c": "mine", "keep": "1"},
+        Placement(headers={"x-api-key": "S1"}, query=[("key", "S2")], cookies={"sid": "S3"}),
+    )
+    assert request.url == BASE + "/items?keep=1&key=S2"
+    assert "X-Api-Key" not in request.headers
+    assert request.headers["x-api-key"] == "S1"
+    assert request.headers["Cookie"] == "sid=S3"
