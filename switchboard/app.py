@@ -21,6 +21,7 @@ from switchboard.settings import Settings
 from toolhost.endpoint import Toolhost
 from toolhost.metrics import metrics_endpoint
 from toolhost.telemetry import Telemetry
+from toolhost.test_listener import serve_test_listener
 from web.api.routes import api_routes
 from web.auth.ratelimit import SlidingWindow
 from web.guards import allowed_hosts
@@ -66,6 +67,8 @@ def create_app(settings: Settings) -> Starlette:
             app.state.telemetry = Telemetry(settings)
             app.state.toolhost = Toolhost(services, app.state.telemetry)
             async with app.state.toolhost.running():
+                if settings.test_listener is not None:
+                    jobs.start_soon(serve_test_listener, app, settings.test_listener)
                 yield
             await anyio.to_thread.run_sync(app.state.telemetry.shutdown)
             jobs.cancel_scope.cancel()

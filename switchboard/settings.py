@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import re
 from pathlib import Path
 from typing import Annotated, Literal
@@ -102,6 +103,15 @@ class Settings(BaseSettings):
         "default bridge: where company APIs named in `SWITCHBOARD_EGRESS_PRIVATE_ALLOW` are "
         "reachable. Sandboxes never join them; only their proxy does.",
     )
+    test_listener: str | None = Field(
+        default=None,
+        description="`host:port` of an unauthenticated `/mcp` for protocol test suites (e.g. "
+        "`127.0.0.1:3001`); loopback only, never for production.",
+    )
+    test_listener_server: str | None = Field(
+        default=None,
+        description="Slug of the one server the test listener serves, under its tools' own names.",
+    )
     sandbox_owner: str | None = Field(
         default=None,
         description="Label value marking this deployment's containers, so start-up removes only "
@@ -169,6 +179,22 @@ class Settings(BaseSettings):
                 return tuple(str(entry) for entry in parse_allowlist(value))
             except ValueError as exc:
                 raise ValueError(f"SWITCHBOARD_EGRESS_PRIVATE_ALLOW: {exc}") from None
+        return value
+
+    @field_validator("test_listener")
+    @classmethod
+    def _loopback_only(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        host, _, port = value.rpartition(":")
+        if not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{value!r} is not `host:port`")
+        try:
+            loopback = ipaddress.ip_address(host.strip("[]")).is_loopback
+        except ValueError:
+            loopback = host == "localhost"
+        if not loopback:
+            raise ValueError(f"the unauthenticated test listener binds loopback only, not {host!r}")
         return value
 
     @field_validator("egress_networks", mode="before")

@@ -32,6 +32,8 @@ from switchboard.identity.scopes import effective_tools
 from switchboard.services import Services
 from toolhost.authentication import granted_of, principal_of
 from toolhost.hosted import HostedVersion, load_hosted
+from toolhost.naming import Naming
+from toolhost.peer import CallerPeer
 from toolhost.ratelimit import CallLimits
 from toolhost.routing import SandboxRouter
 from toolhost.telemetry import CallObservation, Telemetry
@@ -94,13 +96,13 @@ class CallPath:
         if request is None:
             raise MCPError(types.INTERNAL_ERROR, "the toolhost serves HTTP requests only")
         principal = principal_of(request.scope)
-        tool = _find(effective_tools(granted_of(request.scope), principal.scopes), params.name)
+        name = Naming.of(request.scope).internal(params.name)
+        tool = _find(effective_tools(granted_of(request.scope), principal.scopes), name)
         if tool is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
         hosted = await self.hosted(tool.version_id)
         own_name = tool.name.removeprefix(hosted.slug + ".")
         arguments = dict(params.arguments or {})
-        session_id = request.headers.get("mcp-session-id") or "-"
         started = time.perf_counter()
         with self.telemetry.call(
             server=hosted.slug,
@@ -111,7 +113,7 @@ class CallPath:
         ) as observation:
             try:
                 done = await self._run(
-                    ctx, principal, hosted, own_name, tool, arguments, session_id, observation
+                    ctx, principal, hosted, own_name, tool, arguments, observation
                 )
             except MCPError as exc:
                 observation.outcome("rejected", type(exc).__name__)
@@ -136,7 +138,6 @@ class CallPath:
         own_name: str,
         tool: IndexedTool,
         arguments: dict[str, Any],
-        session_id: str,
         observation: CallObservation,
     ) -> Outcome:
         problem = self.checks.problem(tool.wire.get("inputSchema"), arguments)
@@ -152,11 +153,9 @@ class CallPath:
             )
         progress = _progress_forwarder(ctx)
         try:
-            async with self.router.lease(hosted, f"{principal.username}/{session_id}") as (
-                sandbox,
-                started,
-            ):
+            async with self.router.lease(hosted, lease_owner(ctx)) as (sandbox, started):
                 observation.sandbox(started=started)
+                sandbox.peer = CallerPeer(ctx)
                 result = await sandbox.call_tool(
                     own_name, arguments, timeout=hosted.call_timeout, progress=progress
                 )
@@ -231,6 +230,15 @@ class CallPath:
             raise MCPError(
                 types.INTERNAL_ERROR, "the call's audit record could not be written; try again"
             ) from exc
+
+
+def lease_owner(ctx: ServerRequestContext[Services]) -> str:
+    """Whose sandbox serves this request: the MCP session's (handshake era), else the caller's."""
+    request = ctx.request
+    if request is None:
+        raise MCPError(types.INTERNAL_ERROR, "the toolhost serves HTTP requests only")
+    principal = principal_of(request.scope)
+    return f"{principal.username}/{request.headers.get('mcp-session-id') or '-'}"
 
 
 def _find(tools: list[IndexedTool], name: str) -> IndexedTool | None:

@@ -73,7 +73,9 @@ class Toolhost:
             app=build_server(services, self.calls, self.notifier),
             security_settings=transport_security(services.settings),
         )
-        self.app = RequireBearer(StreamableHTTPASGIApp(self.manager))
+        self.unauthenticated = StreamableHTTPASGIApp(self.manager)
+        """For the loopback test listener only (`toolhost/test_listener.py`)."""
+        self.app = RequireBearer(self.unauthenticated)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

@@ -19,7 +19,9 @@ from switchboard.identity.scopes import effective_tools
 from switchboard.services import Services
 from toolhost.authentication import granted_of, principal_of
 from toolhost.calls import CallPath
+from toolhost.naming import Naming
 from toolhost.notifications import ListChangedNotifier
+from toolhost.passthrough import PassThrough
 
 
 def http_scope(ctx: ServerRequestContext[Services]) -> Scope:
@@ -49,6 +51,8 @@ class ToolhostServer(Server[Services]):
 def build_server(
     services: Services, calls: CallPath, notifier: ListChangedNotifier
 ) -> Server[Services]:
+    passthrough = PassThrough(calls)
+
     @asynccontextmanager
     async def lifespan(_: Server[Services]) -> AsyncIterator[Services]:
         yield services
@@ -62,7 +66,15 @@ def build_server(
         session_id = ctx.request.headers.get("mcp-session-id") if ctx.request else None
         if session_id:
             notifier.shown(session_id, ctx.session, principal, [t.name for t in tools])
-        return types.ListToolsResult(tools=[types.Tool.model_validate(t.wire) for t in tools])
+        naming = Naming.of(scope)
+        if naming.bare is None:
+            return types.ListToolsResult(tools=[types.Tool.model_validate(t.wire) for t in tools])
+        return types.ListToolsResult(
+            tools=[
+                types.Tool.model_validate({**t.wire, "name": naming.expose_indexed(t.name)})
+                for t in tools
+            ]
+        )
 
     return ToolhostServer(
         "switchboard",
@@ -72,4 +84,10 @@ def build_server(
         on_list_tools=list_tools,
         on_call_tool=calls,
         on_subscriptions_listen=notifier.listen,
+        on_list_resources=passthrough.list_resources,
+        on_list_resource_templates=passthrough.list_resource_templates,
+        on_read_resource=passthrough.read_resource,
+        on_list_prompts=passthrough.list_prompts,
+        on_get_prompt=passthrough.get_prompt,
+        on_completion=passthrough.complete,
     )

@@ -1,0 +1,195 @@
+"""Resources, prompts and completions of the hosted servers, passed through to the caller.
+
+A caller sees the resources and prompts of every server version they may use at least one tool
+of (after grants and token scopes), served by the same leased sandbox their tool calls use.
+Prompts are named `<server-slug>.<prompt>` like tools; resource URIs are the servers' own, and
+a read goes to the server that listed the URI (or whose template matches it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import mcp_types as types
+from mcp.server.context import ServerRequestContext
+from mcp.shared.exceptions import MCPError
+
+from sandboxes.errors import SandboxError
+from sandboxes.sandbox import Sandbox
+from switchboard.identity.scopes import effective_tools
+from switchboard.services import Services
+from toolhost.authentication import granted_of, principal_of
+from toolhost.calls import CallPath, lease_owner
+from toolhost.hosted import HostedVersion
+from toolhost.naming import Naming
+from toolhost.peer import CallerPeer
+
+Context = ServerRequestContext[Services]
+T = TypeVar("T")
+REQUEST_TIMEOUT = 30.0
+
+
+class PassThrough:
+    def __init__(self, calls: CallPath) -> None:
+        self._calls = calls
+        self._uris: dict[tuple[str, str], int] = {}
+        """(lease owner, resource URI) -> the version that listed it."""
+
+    async def _versions(self, ctx: Context) -> list[HostedVersion]:
+        scope = _scope(ctx)
+        tools = effective_tools(granted_of(scope), principal_of(scope).scopes)
+        ids = sorted({tool.version_id for tool in tools})
+        return [await self._calls.hosted(version_id) for version_id in ids]
+
+    async def _ask(
+        self, ctx: Context, hosted: HostedVersion, what: str, call: Callable[[Any], Awaitable[T]]
+    ) -> T:
+        try:
+            async with self._calls.router.lease(hosted, lease_owner(ctx)) as (sandbox, _):
+                sandbox.peer = CallerPeer(ctx)
+                result: T = await sandbox.request(call, what, timeout=REQUEST_TIMEOUT)
+                return result
+        except SandboxError as exc:
+            raise MCPError(types.INTERNAL_ERROR, str(exc).split("\n---", 1)[0]) from exc
+
+    async def _each(
+        self, ctx: Context, what: str, capability: str, call: Callable[[Any], Awaitable[T]]
+    ) -> list[tuple[HostedVersion, T]]:
+        """`call` on every server the caller may use that offers `capability`."""
+        answers = []
+        for hosted in await self._versions(ctx):
+            async with self._calls.router.lease(hosted, lease_owner(ctx)) as (sandbox, _):
+                if not _offers(sandbox, capability):
+                    continue
+            answers.append((hosted, await self._ask(ctx, hosted, what, call)))
+        return answers
+
+    async def list_resources(
+        self, ctx: Context, _params: types.PaginatedRequestParams | None
+    ) -> types.ListResourcesResult:
+        resources = []
+        owner = lease_owner(ctx)
+        for hosted, result in await self._each(
+            ctx, "resources/list", "resources", lambda c: c.list_resources(cache_mode="bypass")
+        ):
+            for resource in result.resources:
+                self._uris[(owner, str(resource.uri))] = hosted.version_id
+                resources.append(resource)
+        return types.ListResourcesResult(resources=resources)
+
+    async def list_resource_templates(
+        self, ctx: Context, _params: types.PaginatedRequestParams | None
+    ) -> types.ListResourceTemplatesResult:
+        templates = []
+        for _, result in await self._each(
+            ctx,
+            "resources/templates/list",
+            "resources",
+            lambda c: c.list_resource_templates(cache_mode="bypass"),
+        ):
+            templates += result.resource_templates
+        return types.ListResourceTemplatesResult(resource_templates=templates)
+
+    async def read_resource(
+        self, ctx: Context, params: types.ReadResourceRequestParams
+    ) -> types.ReadResourceResult:
+        uri = str(params.uri)
+        hosted = await self._owner_of(ctx, uri)
+        return await self._ask(
+            ctx, hosted, "resources/read", lambda c: c.read_resource(uri, cache_mode="bypass")
+        )
+
+    async def _owner_of(self, ctx: Context, uri: str) -> HostedVersion:
+        versions = await self._versions(ctx)
+        listed = self._uris.get((lease_owner(ctx), uri))
+        for hosted in versions:
+            if hosted.version_id == listed:
+                return hosted
+        for hosted, result in await self._each(
+            ctx,
+            "resources/templates/list",
+            "resources",
+            lambda c: c.list_resource_templates(cache_mode="bypass"),
+        ):
+            if any(_matches(t.uri_template, uri) for t in result.resource_templates):
+                return hosted
+        offering = [h for h in versions if await self._offers(ctx, h, "resources")]
+        if len(offering) == 1:
+            return offering[0]
+        raise MCPError(types.INVALID_PARAMS, f"Resource not found: {uri}", {"uri": uri})
+
+    async def _offers(self, ctx: Context, hosted: HostedVersion, capability: str) -> bool:
+        async with self._calls.router.lease(hosted, lease_owner(ctx)) as (sandbox, _):
+            return _offers(sandbox, capability)
+
+    async def list_prompts(
+        self, ctx: Context, _params: types.PaginatedRequestParams | None
+    ) -> types.ListPromptsResult:
+        naming = Naming.of(_scope(ctx))
+        prompts = []
+        for hosted, result in await self._each(
+            ctx, "prompts/list", "prompts", lambda c: c.list_prompts(cache_mode="bypass")
+        ):
+            for prompt in result.prompts:
+                exposed = naming.expose(hosted.slug, prompt.name)
+                prompts.append(prompt.model_copy(update={"name": exposed}))
+        return types.ListPromptsResult(prompts=prompts)
+
+    async def get_prompt(
+        self, ctx: Context, params: types.GetPromptRequestParams
+    ) -> types.GetPromptResult:
+        hosted, own = await self._prompt(ctx, params.name)
+        arguments = params.arguments
+        return await self._ask(
+            ctx, hosted, f"prompts/get {own}", lambda c: c.get_prompt(own, arguments)
+        )
+
+    async def _prompt(self, ctx: Context, name: str) -> tuple[HostedVersion, str]:
+        naming = Naming.of(_scope(ctx))
+        for hosted in await self._versions(ctx):
+            own = naming.own(hosted.slug, name)
+            if own is not None:
+                return hosted, own
+        raise MCPError(types.INVALID_PARAMS, f"Unknown prompt: {name}")
+
+    async def complete(
+        self, ctx: Context, params: types.CompleteRequestParams
+    ) -> types.CompleteResult:
+        ref = params.ref
+        argument = {"name": params.argument.name, "value": params.argument.value}
+        context = params.context.arguments if params.context else None
+        if isinstance(ref, types.PromptReference):
+            hosted, own = await self._prompt(ctx, ref.name)
+            forwarded: types.PromptReference | types.ResourceTemplateReference = ref.model_copy(
+                update={"name": own}
+            )
+        else:
+            hosted, forwarded = await self._owner_of(ctx, ref.uri), ref
+        return await self._ask(
+            ctx, hosted, "completion/complete", lambda c: c.complete(forwarded, argument, context)
+        )
+
+
+def _scope(ctx: Context) -> Any:
+    if ctx.request is None:
+        raise MCPError(types.INTERNAL_ERROR, "the toolhost serves HTTP requests only")
+    return ctx.request.scope
+
+
+def _offers(sandbox: Sandbox, capability: str) -> bool:
+    if sandbox.client is None:
+        return False
+    return getattr(sandbox.client.server_capabilities, capability, None) is not None
+
+
+def _matches(template: str, uri: str) -> bool:
+    """A URI template (RFC 6570 level 1) matches when its literal parts appear in order."""
+    position = 0
+    literals = [part.split("}", 1)[-1] for part in template.split("{")]
+    for index, literal in enumerate(literals):
+        found = uri.find(literal, position)
+        if found < 0 or (index == 0 and found != 0):
+            return False
+        position = found + len(literal)
+    return position == len(uri) or literals[-1] == ""
