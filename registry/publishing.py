@@ -48,11 +48,10 @@ async def publish_manifest(
 ) -> ServerVersion:
     """Record what the manifest declares as a new version; its tools come with discovery.
 
-    The version is `building` when a sandbox is to discover its tools next (a package, and
-    `discover`), else `pending` with the manifest alone (a remote, or discovery declined).
+    The version is `building` when its tools are to be discovered next (from a sandbox of its
+    package, or from its remote), else `pending` with the manifest alone (discovery declined).
     """
     manifest = parsed.manifest
-    sandboxed = discover and bool(manifest.packages)
     return await _publish(
         session,
         name=manifest.name,
@@ -65,7 +64,7 @@ async def publish_manifest(
         team=team,
         actor=actor,
         slug=slug,
-        status=ReviewStatus.building if sandboxed else ReviewStatus.pending,
+        status=ReviewStatus.building if discover else ReviewStatus.pending,
     )
 
 

@@ -5,7 +5,7 @@ A failure at any step leaves the version `failed` with the log that explains it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any, Protocol
 
 from pydantic import BaseModel
@@ -16,12 +16,16 @@ from registry.models import Server, ServerKind, ServerVersion, User, pk
 from registry.openapi.credentials import accepted_credentials, declared_schemes
 from registry.secretbox import SecretBox
 from registry.secrets import reveal_secrets
+from registry.tooldefs import Tool
 from sandboxes.bridges.openapi.config import BridgeConfig, BridgeTool
 from sandboxes.errors import SandboxError
 from sandboxes.images import ImageBuildError
 from sandboxes.launch import LaunchError
 from sandboxes.runtime import Launch, SandboxRuntime
 from switchboard.db import Sessions, transaction
+
+ToolLister = Callable[[Launch], Awaitable[list[Tool]]]
+"""Starts a version somewhere and returns its `tools/list`."""
 
 
 class DiscoveryResult(BaseModel):
@@ -99,13 +103,30 @@ async def discover(
     *,
     actor: User,
 ) -> DiscoveryResult:
+    """Discover in a sandbox of `runtime`."""
+
+    async def in_sandbox(target: Launch) -> list[Tool]:
+        spec = await runtime.spec(target)
+        async with await runtime.manager.start(spec) as sandbox:
+            return await sandbox.list_tools()
+
+    return await discover_with(in_sandbox, sessions, box, version_id, actor=actor)
+
+
+async def discover_with(
+    list_tools: ToolLister,
+    sessions: Sessions,
+    box: SecretBox,
+    version_id: int,
+    *,
+    actor: User,
+) -> DiscoveryResult:
+    """Discover wherever `list_tools` runs the version (a sandbox, or a remote server)."""
     async with sessions() as session:
         version, server = await _load(session, version_id)
         target = launch_for(server, version, await reveal_secrets(session, box, server))
     try:
-        spec = await runtime.spec(target)
-        async with await runtime.manager.start(spec) as sandbox:
-            tools = await sandbox.list_tools()
+        tools = await list_tools(target)
     except ImageBuildError as exc:
         headline = str(exc).splitlines()[0]
         return await fail(sessions, version_id, actor, f"image build failed: {headline}\n{exc.log}")

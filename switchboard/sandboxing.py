@@ -1,4 +1,5 @@
-"""The sandbox runtime configured from the settings (the one place that maps them)."""
+"""The sandbox runtime and the remote connector configured from the settings (the one place
+that maps them), and discovery, which uses whichever a version runs on."""
 
 from __future__ import annotations
 
@@ -8,11 +9,15 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import anyio
 from anyio.abc import TaskGroup
 
+from registry.models import ServerVersion
 from registry.teams import ensure_user
-from sandboxes.discovery import DiscoveryResult, discover, fail
+from sandboxes.discovery import DiscoveryResult, discover, discover_with, fail
+from sandboxes.egress.policy import parse_allowlist
 from sandboxes.runtime import DockerUnavailableError, SandboxRuntime, open_runtime
 from switchboard.services import Services
 from switchboard.settings import Settings
+from toolhost.remote_egress import RemoteEgress
+from toolhost.remotes import RemoteConnector, is_remote
 
 
 def runtime_for(settings: Settings) -> AbstractAsyncContextManager[SandboxRuntime]:
@@ -30,10 +35,29 @@ def runtime_for(settings: Settings) -> AbstractAsyncContextManager[SandboxRuntim
     )
 
 
+def remote_connector(settings: Settings) -> RemoteConnector:
+    return RemoteConnector(
+        RemoteEgress(
+            allow_loopback=settings.remote_allow_loopback,
+            private_allow=parse_allowlist(settings.egress_private_allow),
+        ),
+        start_timeout=settings.sandbox_start_timeout_seconds,
+        max_age=settings.sandbox_max_lifetime_seconds,
+    )
+
+
 async def discover_version(services: Services, version_id: int, actor: str) -> DiscoveryResult:
-    """Build, start and list one version's tools; any failure is recorded on the version."""
+    """Build, start and list one version's tools (or connect to its remote and list them);
+    any failure is recorded on the version."""
     async with services.transaction() as session:
         user = await ensure_user(session, actor)
+        version = await session.get(ServerVersion, version_id)
+        remote = version is not None and is_remote(version.document)
+    if remote:
+        lister = remote_connector(services.settings).list_tools
+        return await discover_with(
+            lister, services.sessions, services.secrets, version_id, actor=user
+        )
     try:
         async with runtime_for(services.settings) as runtime:
             return await discover(

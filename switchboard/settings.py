@@ -63,7 +63,10 @@ class Settings(BaseSettings):
         default=600, gt=0, description="A pool unused this long stops its warm sandboxes."
     )
     sandbox_max_lifetime_seconds: float = Field(
-        default=3600, gt=0, description="No sandbox runs longer than this; it is replaced."
+        default=3600,
+        gt=0,
+        description="No sandbox runs longer than this, nor is a connection to a remote server "
+        "kept longer; either is replaced (and a remote's tools checked again).",
     )
     sandbox_start_timeout_seconds: float = Field(
         default=60, gt=0, description="Longest a server may take to answer `initialize`."
@@ -94,14 +97,21 @@ class Settings(BaseSettings):
         default=(),
         description="Comma-separated `host` or `host:port` entries that sandboxes may reach "
         "although they resolve to private addresses (company APIs on internal networks), when "
-        "a server's egress lists them too. Loopback, link-local, metadata and the Docker "
-        "host's addresses stay refused.",
+        "a server's egress lists them too; Switchboard connects to remote MCP servers at "
+        "these hosts too. Loopback, link-local, metadata and the Docker host's addresses stay "
+        "refused.",
     )
     egress_networks: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="Comma-separated Docker networks every egress proxy joins besides the "
         "default bridge: where company APIs named in `SWITCHBOARD_EGRESS_PRIVATE_ALLOW` are "
         "reachable. Sandboxes never join them; only their proxy does.",
+    )
+    remote_allow_loopback: bool = Field(
+        default=False,
+        description="Let remote MCP servers (`remotes` in a manifest) be reached at loopback "
+        "addresses, over plain http too; for development and tests only, since a manifest's "
+        "author chooses its URL and the connection leaves from the Switchboard process.",
     )
     test_listener: str | None = Field(
         default=None,

@@ -24,7 +24,7 @@ from sandboxes.discovery import launch_for
 from sandboxes.runtime import DockerUnavailableError, Launch, SandboxRuntime
 from switchboard.audit.log import Event
 from switchboard.audit.writer import AuditWriter
-from switchboard.sandboxing import LazyRuntime, lazy_runtime
+from switchboard.sandboxing import LazyRuntime, lazy_runtime, remote_connector
 from switchboard.services import Services
 from switchboard.settings import Settings
 from toolhost.authentication import RequireBearer
@@ -65,6 +65,7 @@ class Toolhost:
             self._sandbox_runtime,
             self._launch,
             self._quarantine,
+            remotes=remote_connector(services.settings),
             idle_seconds=services.settings.sandbox_idle_seconds,
         )
         self.calls = CallPath(services, self.router, self.audit, telemetry)

@@ -16,7 +16,6 @@ from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from sandboxes.errors import SandboxError
-from sandboxes.sandbox import Sandbox
 from switchboard.identity.scopes import effective_tools
 from switchboard.services import Services
 from toolhost.authentication import granted_of, principal_of
@@ -24,6 +23,7 @@ from toolhost.calls import CallPath, lease_owner
 from toolhost.hosted import HostedVersion
 from toolhost.naming import Naming
 from toolhost.peer import CallerPeer
+from toolhost.toolserver import ToolServer
 
 Context = ServerRequestContext[Services]
 T = TypeVar("T")
@@ -177,7 +177,7 @@ def _scope(ctx: Context) -> Any:
     return ctx.request.scope
 
 
-def _offers(sandbox: Sandbox, capability: str) -> bool:
+def _offers(sandbox: ToolServer, capability: str) -> bool:
     if sandbox.client is None:
         return False
     return getattr(sandbox.client.server_capabilities, capability, None) is not None

@@ -5,8 +5,11 @@ A stdio tool server keeps state per client, so two callers never share one: each
 keeps it while it is in use, and gives it up after `idle_seconds` without calls. Concurrent calls
 on one lease share its single stdio session; JSON-RPC multiplexes them.
 
-Every sandbox is checked when its lease starts: its `tools/list` must digest to what the
-reviewer approved, or the version is quarantined and no call reaches it.
+A version with no package but a remote gets a connection to that remote per lease instead
+(`toolhost.remotes`), with its own credentials, never the caller's.
+
+Every sandbox or connection is checked when its lease starts: its `tools/list` must digest to
+what the reviewer approved, or the version is quarantined and no call reaches it.
 """
 
 from __future__ import annotations
@@ -18,12 +21,15 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
 import anyio
+from anyio.abc import TaskGroup
 
 from registry.tooldefs import ToolDefinition, definitions_digest
 from sandboxes.errors import SandboxError
 from sandboxes.runtime import Launch, SandboxRuntime
 from sandboxes.sandbox import Sandbox, SandboxSpec
 from toolhost.hosted import HostedVersion
+from toolhost.remotes import RemoteConnector, is_remote
+from toolhost.toolserver import ToolServer
 
 logger = logging.getLogger(__name__)
 
@@ -43,7 +49,7 @@ class QuarantinedError(ToolUnavailableError):
 
 @dataclass(eq=False)
 class Lease:
-    sandbox: Sandbox
+    sandbox: ToolServer
     last_used: float = field(default_factory=time.monotonic)
     active: int = 0
 
@@ -55,12 +61,15 @@ class SandboxRouter:
         launch_for: LaunchFor,
         on_mismatch: OnMismatch,
         *,
+        remotes: RemoteConnector,
         idle_seconds: float,
     ) -> None:
         self._runtime_source = runtime
         self._runtime: SandboxRuntime | None = None
         self._launch_for = launch_for
         self._on_mismatch = on_mismatch
+        self._remotes = remotes
+        self._tasks: TaskGroup | None = None
         self._idle_seconds = idle_seconds
         self._specs: dict[int, SandboxSpec] = {}
         self._leases: dict[tuple[int, str], Lease] = {}
@@ -71,6 +80,7 @@ class SandboxRouter:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[SandboxRouter]:
         async with anyio.create_task_group() as tasks:
+            self._tasks = tasks
             tasks.start_soon(self._reap_forever)
             try:
                 yield self
@@ -89,8 +99,11 @@ class SandboxRouter:
         return sizes
 
     @asynccontextmanager
-    async def lease(self, hosted: HostedVersion, owner: str) -> AsyncIterator[tuple[Sandbox, bool]]:
-        """The sandbox `owner` uses for `hosted`, and whether this call started its lease."""
+    async def lease(
+        self, hosted: HostedVersion, owner: str
+    ) -> AsyncIterator[tuple[ToolServer, bool]]:
+        """The sandbox (or remote connection) `owner` uses for `hosted`, and whether this call
+        started its lease."""
         if hosted.version_id in self.quarantined:
             raise QuarantinedError(quarantine_message(hosted))
         key = (hosted.version_id, owner)
@@ -120,20 +133,27 @@ class SandboxRouter:
             if key[1] == owner:
                 await self._drop(key, lease)
 
-    async def _start(self, hosted: HostedVersion) -> Sandbox:
-        runtime = self._runtime = await self._runtime_source()
-        spec = await self._spec(runtime, hosted)
-        pool = runtime.manager.pool(f"v{hosted.version_id}", lambda: spec)
-        sandbox = await pool.acquire()
+    async def _start(self, hosted: HostedVersion) -> ToolServer:
+        sandbox: ToolServer
+        if is_remote(hosted.document):
+            if self._tasks is None:
+                raise ToolUnavailableError("the sandbox router is not running")
+            sandbox = await self._remotes.connect(await self._launch_for(hosted), self._tasks)
+        else:
+            runtime = self._runtime = await self._runtime_source()
+            spec = await self._spec(runtime, hosted)
+            pool = runtime.manager.pool(f"v{hosted.version_id}", lambda: spec)
+            sandbox = await pool.acquire()
         try:
             observed = [ToolDefinition(tool=tool) for tool in await sandbox.list_tools()]
         except BaseException:
-            await runtime.manager.discard(sandbox)
+            await self._discard(sandbox)
             raise
         if definitions_digest(observed) != hosted.digest:
-            await runtime.manager.discard(sandbox)
+            await self._discard(sandbox)
             self.quarantined.add(hosted.version_id)
-            await runtime.manager.drop_pool(f"v{hosted.version_id}")
+            if self._runtime is not None:
+                await self._runtime.manager.drop_pool(f"v{hosted.version_id}")
             await self._on_mismatch(hosted, observed)
             raise QuarantinedError(quarantine_message(hosted))
         return sandbox
@@ -153,8 +173,13 @@ class SandboxRouter:
         await self._release(lease)
 
     async def _release(self, lease: Lease) -> None:
-        if self._runtime is not None:
-            await self._runtime.manager.discard(lease.sandbox)
+        await self._discard(lease.sandbox)
+
+    async def _discard(self, server: ToolServer) -> None:
+        if isinstance(server, Sandbox) and self._runtime is not None:
+            await self._runtime.manager.discard(server)
+        else:
+            await server.close()
 
     async def _reap_forever(self) -> None:
         while True:

@@ -1,0 +1,38 @@
+"""What the router and the call path need of a running tool server, wherever it runs: a sandbox
+(`sandboxes.sandbox.Sandbox`) or a connection to a remote server (`toolhost.remotes`)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import mcp_types as types
+from mcp import Client
+from mcp.shared.dispatcher import ProgressFnT
+
+from sandboxes.sandbox import ClientPeer
+
+
+class ToolServer(Protocol):
+    client: Client | None
+    """The initialised MCP client (its `server_capabilities`), `None` before it is ready."""
+    peer: ClientPeer | None
+    """Where the server's own requests and notifications go during a call."""
+
+    @property
+    def broken(self) -> bool:
+        """True once the server should take no more calls; its lease is then replaced."""
+
+    async def list_tools(self) -> list[types.Tool]: ...
+
+    async def call_tool(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        timeout: float,  # noqa: ASYNC109 (past it the call is abandoned)
+        progress: ProgressFnT | None = None,
+    ) -> types.CallToolResult: ...
+
+    async def request(self, call: Any, what: str, *, timeout: float) -> Any: ...  # noqa: ASYNC109
+
+    async def close(self) -> None: ...
