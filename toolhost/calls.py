@@ -249,19 +249,10 @@ def _find(tools: list[IndexedTool], name: str) -> IndexedTool | None:
 
 
 def _progress_forwarder(ctx: ServerRequestContext[Services]) -> Any:
-    """Relay the tool server's progress to the caller under the caller's own token, if it
-    asked for progress; `None` otherwise."""
-    token = ctx.meta.get("progressToken") if ctx.meta else None
-    if not isinstance(token, str | int):
-        return None
+    """Relay the tool server's progress to the caller under the caller's own progress token
+    (a no-op when the caller asked for none)."""
 
     async def forward(progress: float, total: float | None, message: str | None) -> None:
-        await ctx.session.send_progress_notification(
-            token, progress, total, message, related_request_id=_related(ctx)
-        )
+        await ctx.session.report_progress(progress, total, message)
 
     return forward
-
-
-def _related(ctx: ServerRequestContext[Services]) -> str | None:
-    return None if ctx.request_id is None else str(ctx.request_id)

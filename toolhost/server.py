@@ -76,7 +76,7 @@ def build_server(
             ]
         )
 
-    return ToolhostServer(
+    server = ToolhostServer(
         "switchboard",
         version=version("switchboard"),
         instructions="Every tool your teams are granted in Switchboard, named `<server>.<tool>`.",
@@ -90,4 +90,10 @@ def build_server(
         on_list_prompts=passthrough.list_prompts,
         on_get_prompt=passthrough.get_prompt,
         on_completion=passthrough.complete,
+        on_subscribe_resource=passthrough.subscribe,
+        on_unsubscribe_resource=passthrough.unsubscribe,
     )
+    server.add_request_handler(
+        "logging/setLevel", types.SetLevelRequestParams, passthrough.set_logging_level
+    )
+    return server
