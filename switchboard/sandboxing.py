@@ -9,7 +9,7 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import anyio
 from anyio.abc import TaskGroup
 
-from registry.models import ServerVersion
+from registry.models import Server, ServerVersion
 from registry.teams import ensure_user
 from sandboxes.discovery import DiscoveryResult, discover, discover_with, fail
 from sandboxes.egress.policy import parse_allowlist
@@ -52,7 +52,8 @@ async def discover_version(services: Services, version_id: int, actor: str) -> D
     async with services.transaction() as session:
         user = await ensure_user(session, actor)
         version = await session.get(ServerVersion, version_id)
-        remote = version is not None and is_remote(version.document)
+        server = await session.get(Server, version.server_id) if version else None
+        remote = bool(version and server and is_remote(server.kind, version.document))
     if remote:
         lister = remote_connector(services.settings).list_tools
         return await discover_with(

@@ -25,6 +25,7 @@ from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 
 from registry.manifest import Remote
+from registry.models import ServerKind
 from sandboxes.errors import (
     SandboxCrashedError,
     SandboxError,
@@ -54,9 +55,10 @@ _TRANSPORT_HEADERS = frozenset(
 _CLOSE_SECONDS = 5.0
 
 
-def is_remote(document: dict[str, Any]) -> bool:
-    """A version without a package runs as its first remote rather than in a sandbox."""
-    return not document.get("packages") and bool(document.get("remotes"))
+def is_remote(kind: str, document: dict[str, Any]) -> bool:
+    """A manifest's version without a package runs as its first remote, not in a sandbox."""
+    manifest = kind == ServerKind.mcp
+    return manifest and not document.get("packages") and bool(document.get("remotes"))
 
 
 def remote_headers(remote: Remote, secrets: Mapping[str, str]) -> dict[str, str]:

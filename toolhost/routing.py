@@ -135,7 +135,7 @@ class SandboxRouter:
 
     async def _start(self, hosted: HostedVersion) -> ToolServer:
         sandbox: ToolServer
-        if is_remote(hosted.document):
+        if is_remote(hosted.kind, hosted.document):
             if self._tasks is None:
                 raise ToolUnavailableError("the sandbox router is not running")
             sandbox = await self._remotes.connect(await self._launch_for(hosted), self._tasks)

@@ -122,7 +122,9 @@ def test_a_secret_value_never_appears_in_a_header_error() -> None:
     assert "s\n" not in str(refused.value)
 
 
-def test_versions_without_a_package_run_as_their_remote() -> None:
-    assert is_remote({"remotes": [{"type": "streamable-http", "url": "https://x.example"}]})
-    assert not is_remote({"packages": [{"identifier": "p"}], "remotes": [{"url": "u"}]})
-    assert not is_remote({"packages": [{"identifier": "p"}]})
+def test_manifest_versions_without_a_package_run_as_their_remote() -> None:
+    remotes = {"remotes": [{"type": "streamable-http", "url": "https://x.example"}]}
+    assert is_remote("mcp", remotes)
+    assert not is_remote("mcp", {"packages": [{"identifier": "p"}], **remotes})
+    assert not is_remote("mcp", {"packages": [{"identifier": "p"}]})
+    assert not is_remote("openapi", {"openapi": "3.1.0", **remotes}), "only manifests have remotes"
