@@ -8,6 +8,7 @@ from contextlib import asynccontextmanager
 import anyio
 from sqlalchemy import text
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
@@ -22,6 +23,7 @@ from toolhost.endpoint import Toolhost
 from toolhost.metrics import metrics_endpoint
 from toolhost.telemetry import Telemetry
 from toolhost.test_listener import serve_test_listener
+from web.api.endpoints import http_problem
 from web.api.routes import api_routes
 from web.auth.ratelimit import SlidingWindow
 from web.guards import allowed_hosts
@@ -87,5 +89,6 @@ def create_app(settings: Settings) -> Starlette:
                 TrustedHostMiddleware, allowed_hosts=allowed_hosts(settings.effective_public_url)
             ),
         ],
+        exception_handlers={HTTPException: http_problem},
         lifespan=lifespan,
     )

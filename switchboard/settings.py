@@ -93,6 +93,19 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body `/mcp` accepts; larger ones get 413.",
     )
+    request_header_timeout_seconds: float = Field(
+        default=10,
+        gt=0,
+        description="Longest a client may take to send a request's line and headers, counted "
+        "from the connection opening or the request's first byte; slower ones get 408 and "
+        "are disconnected (slow-loris defence).",
+    )
+    request_body_timeout_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="Longest a client may take to send a request's body once its headers have "
+        "arrived; slower ones get 408 (or, if answered already, are just disconnected).",
+    )
     egress_private_allow: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="Comma-separated `host` or `host:port` entries that sandboxes may reach "

@@ -150,7 +150,7 @@ def _scope_needed(
         return None
     try:
         message = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # deep nesting raises the latter
         return None
     if not isinstance(message, dict) or message.get("method") != "tools/call":
         return None

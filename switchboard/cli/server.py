@@ -9,6 +9,7 @@ import uvicorn
 
 from switchboard.cli.context import Command
 from switchboard.identity.accounts import ensure_first_admin
+from switchboard.serving import uvicorn_options
 from switchboard.settings import Settings
 
 
@@ -37,14 +38,7 @@ def serve_command(settings: Settings, args: argparse.Namespace) -> int:
     settings = settings.model_copy(update={"host": host, "port": port})
     from switchboard.app import create_app
 
-    uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level=settings.log_level,
-        proxy_headers=False,
-        timeout_graceful_shutdown=10,
-    )
+    uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings))
     return 0
 
 

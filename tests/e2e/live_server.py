@@ -25,6 +25,7 @@ from starlette.applications import Starlette
 
 from switchboard.app import create_app
 from switchboard.services import Services
+from switchboard.serving import uvicorn_options
 from switchboard.settings import Settings
 from tests.conftest import TEST_PASSWORD
 
@@ -68,16 +69,8 @@ async def live_switchboard(
                 os.environ["SWITCHBOARD_PUBLIC_URL"] = previous
         assert settings.effective_public_url == url
         app = create_app(settings)
-        server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                log_level="warning",
-                ws="none",
-                lifespan="on",
-                proxy_headers=False,
-                timeout_graceful_shutdown=10,
-            )
-        )
+        options = {**uvicorn_options(settings), "log_level": "warning"}
+        server = uvicorn.Server(uvicorn.Config(app, ws="none", lifespan="on", **options))
         serving = asyncio.create_task(server.serve(sockets=[sock]))
         try:
             loop = asyncio.get_running_loop()

@@ -3,21 +3,25 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Match, Route
 
 from registry.errors import InvalidDocumentError, Problem, RegistryError
 from registry.models import Role
-from registry.pointers import problems_from_validation
+from registry.pointers import json_pointer, problems_from_validation
 from web.api.deps import authenticate, require_role
 
 MAX_BODY = 5 * 1024 * 1024
+API_ROOT = "/api/"
+NUL_PROBLEM = "contains a NUL character, which no stored text may hold"
 Handler = Callable[..., Awaitable[Any]]
 
 
@@ -41,10 +45,11 @@ class Endpoint:
                 request.state.principal = caller = await authenticate(request)
                 require_role(caller, self.role)
                 kwargs: dict[str, Any] = dict(request.path_params)
-                if self.body is not None:
-                    kwargs["body"] = await _parse_body(request, self.body)
                 for name in self.query:
                     kwargs[name] = request.query_params.get(name)
+                _refuse_nul(kwargs)
+                if self.body is not None:
+                    kwargs["body"] = await _parse_body(request, self.body)
                 result = await self.handler(request, **kwargs)
             except RegistryError as exc:
                 return problem_response(exc)
@@ -70,10 +75,44 @@ async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
         raise InvalidDocumentError(
             "request body", [Problem("", f"not valid JSON: {exc.msg} at line {exc.lineno}")]
         ) from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidDocumentError(
+            "request body", [Problem("", "not valid JSON: not UTF-8 text")]
+        ) from exc
+    except RecursionError as exc:
+        raise InvalidDocumentError(
+            "request body", [Problem("", "not valid JSON: nested too deeply")]
+        ) from exc
+    if nul := [Problem(pointer, NUL_PROBLEM) for pointer in _nul_pointers(data)]:
+        raise InvalidDocumentError("request body", nul)
     try:
         return model.model_validate(data)
     except ValidationError as exc:
         raise InvalidDocumentError("request body", problems_from_validation(exc)) from exc
+
+
+def _refuse_nul(parameters: dict[str, str | None]) -> None:
+    for name, value in parameters.items():
+        if value is not None and "\x00" in value:
+            raise RegistryError(f"`{name}` {NUL_PROBLEM}")
+
+
+def _nul_pointers(document: Any) -> Iterator[str]:
+    """Where a JSON document holds a NUL character in a key or string (walked without
+    recursion: the parser accepts nesting deeper than the stack left here)."""
+    stack: list[tuple[str, Any]] = [("", document)]
+    while stack:
+        pointer, value = stack.pop()
+        if isinstance(value, str) and "\x00" in value:
+            yield pointer or "/"
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                here = pointer + json_pointer([key])
+                if "\x00" in key:
+                    yield here
+                stack.append((here, item))
+        elif isinstance(value, list):
+            stack.extend((pointer + json_pointer([i]), item) for i, item in enumerate(value))
 
 
 class RequestTooLargeError(RegistryError):
@@ -95,6 +134,43 @@ def problem_response(exc: RegistryError) -> JSONResponse:
     return JSONResponse(
         body, status_code=exc.status_code, media_type="application/problem+json", headers=headers
     )
+
+
+async def http_problem(request: Request, exc: Exception) -> Response:
+    """Starlette's own refusals (no such path, method not allowed) as problems under `/api`,
+    like every other API error; elsewhere its plain-text default."""
+    if not isinstance(exc, HTTPException):
+        raise exc
+    path = request.url.path
+    if not path.startswith(API_ROOT):
+        return PlainTextResponse(exc.detail, status_code=exc.status_code, headers=exc.headers)
+    headers = dict(exc.headers or {})
+    if exc.status_code == 404:
+        detail = f"no API operation at {path}; /api/v1/openapi.json lists them all"
+    elif exc.status_code == 405:
+        headers["Allow"] = _allowed_methods(request)
+        detail = f"{request.method} is not allowed on {path}; use {headers['Allow']}"
+    else:
+        detail = str(exc.detail)
+    body = {
+        "type": "about:blank",
+        "title": HTTPStatus(exc.status_code).phrase,
+        "status": exc.status_code,
+        "detail": detail,
+    }
+    return JSONResponse(
+        body, status_code=exc.status_code, media_type="application/problem+json", headers=headers
+    )
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route serves at this path (Starlette's 405 names only the first
+    route's, and each API endpoint is a route of its own)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.matches(request.scope)[0] is Match.PARTIAL:
+            methods |= route.methods or set()
+    return ", ".join(sorted(methods))
 
 
 def openapi_document(endpoints: list[Endpoint], prefix: str, version: str) -> dict[str, Any]:

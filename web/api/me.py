@@ -20,6 +20,9 @@ from web.api.endpoints import Endpoint
 from web.auth.sessions import current_session
 from web.oauth.token import revoke_client_tokens
 
+MAX_ID_DIGITS = 18
+"""Token ids are database integers (64-bit); longer digit strings name no token."""
+
 
 class Me(BaseModel):
     username: str
@@ -122,7 +125,7 @@ async def create_token(request: Request, body: TokenBody) -> NewToken:
 async def revoke_token(request: Request, token_id: str) -> None:
     svc = services(request)
     caller = principal(request)
-    if not token_id.isdigit():
+    if not (token_id.isascii() and token_id.isdigit() and len(token_id) <= MAX_ID_DIGITS):
         raise NotFoundError(f"no token {token_id!r}")
     async with svc.transaction() as session:
         user = await get_user(session, caller.username)
