@@ -73,6 +73,10 @@ async def remote_server() -> AsyncIterator[Remote]:
     def echo(text: str) -> str:
         return text
 
+    @mcp.prompt(description="Greet someone")
+    def greet(name: str) -> str:
+        return f"Say hello to {name}"
+
     @mcp.tool(description="Answer after a minute")
     async def slow() -> str:
         await anyio.sleep(60)
@@ -240,6 +244,22 @@ async def test_a_remote_is_called_with_its_own_key_never_the_callers_token(
         checked, broken = await verify(world.server.services.sessions)
         assert broken is None
         assert checked >= 3
+
+
+async def test_a_remotes_prompts_pass_through_too(tmp_path: Path, database_url: str) -> None:
+    async with (
+        remote_server() as remote,
+        switchboard(tmp_path, database_url, remote_allow_loopback=True) as world,
+    ):
+        await approved_and_granted(world, remote)
+        async with connected(world) as client:
+            prompts = (await client.list_prompts()).prompts
+            assert [p.name for p in prompts] == ["remote.greet"]
+            got = await client.get_prompt("remote.greet", {"name": "Ada"})
+            first = got.messages[0].content
+            assert isinstance(first, types.TextContent)
+            assert first.text == "Say hello to Ada"
+        assert {h.get("authorization") for h in remote.seen} == {f"Bearer {REMOTE_KEY}"}
 
 
 async def test_a_remote_whose_tools_changed_is_quarantined_on_its_next_lease(
