@@ -54,6 +54,7 @@ image: docker
 benchmark: venv
 	$(BIN)/python benchmarks/registry_scale.py
 	$(BIN)/python benchmarks/auth_overhead.py
+	$(BIN)/python benchmarks/gateway_overhead.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache

@@ -6,6 +6,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).parents[3]
 
 
@@ -43,3 +45,31 @@ def test_auth_overhead_benchmark_runs() -> None:
     assert lines[8].split()[2:4] == ["jwt/open", "pat/open"]
     assert "database work per tools/list" in result.stdout
     assert lines[-1] in ("PASS", "FAIL")
+
+
+@pytest.mark.docker
+def test_gateway_overhead_benchmark_runs() -> None:
+    """The audit count is checked: it is correctness, not speed. The first run builds the
+    calculator's sandbox image, hence the longer time limit."""
+    result = subprocess.run(
+        [sys.executable, "benchmarks/gateway_overhead.py", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1].split()[:6] == ["conc", "variant", "calls", "calls/s", "p50", "ms"]
+    assert [line.split()[:2] for line in lines[2:6]] == [
+        ["1", "direct"],
+        ["1", "switchboard"],
+        ["16", "direct"],
+        ["16", "switchboard"],
+    ]
+    assert [line.split()[0] for line in lines[8:10]] == ["1", "16"]
+    assert "chain intact" in result.stdout
+    audit = next(line for line in lines if line.startswith("audit: "))
+    made, recorded = audit.split()[1], audit.split()[6]
+    assert made == recorded, audit
+    assert {line.split()[0] for line in lines[-4:]} <= {"PASS", "FAIL"}
