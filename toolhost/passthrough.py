@@ -8,6 +8,7 @@ a read goes to the server that listed the URI (or whose template matches it).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
@@ -28,6 +29,7 @@ from toolhost.toolserver import ToolServer
 Context = ServerRequestContext[Services]
 T = TypeVar("T")
 REQUEST_TIMEOUT = 30.0
+logger = logging.getLogger(__name__)
 
 
 class PassThrough:
@@ -59,10 +61,8 @@ class PassThrough:
         """`call` on every server the caller may use that offers `capability`."""
         answers = []
         for hosted in await self._versions(ctx):
-            async with self._calls.router.lease(hosted, lease_owner(ctx)) as (sandbox, _):
-                if not _offers(sandbox, capability):
-                    continue
-            answers.append((hosted, await self._ask(ctx, hosted, what, call)))
+            if await self._offers(ctx, hosted, capability):
+                answers.append((hosted, await self._ask(ctx, hosted, what, call)))
         return answers
 
     async def list_resources(
@@ -120,8 +120,15 @@ class PassThrough:
         raise MCPError(types.INVALID_PARAMS, f"Resource not found: {uri}", {"uri": uri})
 
     async def _offers(self, ctx: Context, hosted: HostedVersion, capability: str) -> bool:
-        async with self._calls.router.lease(hosted, lease_owner(ctx)) as (sandbox, _):
-            return _offers(sandbox, capability)
+        """A server that cannot start offers nothing (its tool calls say why), so it does not
+        hide the other servers' resources and prompts."""
+        try:
+            async with self._calls.router.lease(hosted, lease_owner(ctx)) as (sandbox, _):
+                return _offers(sandbox, capability)
+        except SandboxError as exc:
+            reason = str(exc).split("\n---", 1)[0]
+            logger.warning("%s offers no %s now: %s", hosted.label, capability, reason)
+            return False
 
     async def subscribe(
         self, ctx: Context, params: types.SubscribeRequestParams
