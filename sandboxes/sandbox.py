@@ -148,14 +148,16 @@ class Sandbox:
         *,
         timeout: float,  # noqa: ASYNC109  (the sandbox must know: past it, it is recycled)
         progress: ProgressFnT | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> types.CallToolResult:
         """Run one tool call; past `timeout` the call is abandoned and the sandbox marked broken.
 
-        `progress` receives the server's progress notifications for this call.
+        `progress` receives the server's progress notifications for this call; `meta` goes
+        with the request (e.g. the log level the caller opted in to).
         """
         with anyio.move_on_after(timeout):
             result: types.CallToolResult = await self._request(
-                lambda c: c.call_tool(name, arguments, progress_callback=progress),
+                lambda c: c.call_tool(name, arguments, progress_callback=progress, meta=meta),
                 f"tools/call {name}",
             )
             return result

@@ -78,6 +78,8 @@ class CallPath:
         self.max_result_bytes = settings.max_result_bytes
         self.checks = SchemaChecks()
         self._hosted: dict[int, HostedVersion] = {}
+        self.log_levels: dict[str, str] = {}
+        """Lease owner -> the level a handshake-era session set with `logging/setLevel`."""
 
     async def hosted(self, version_id: int) -> HostedVersion:
         hosted = self._hosted.get(version_id)
@@ -157,11 +159,22 @@ class CallPath:
                 observation.sandbox(started=started)
                 sandbox.peer = CallerPeer(ctx)
                 result = await sandbox.call_tool(
-                    own_name, arguments, timeout=hosted.call_timeout, progress=progress
+                    own_name,
+                    arguments,
+                    timeout=hosted.call_timeout,
+                    progress=progress,
+                    meta=self._log_opt_in(ctx),
                 )
         except SandboxError as exc:
             return Outcome(error_result(str(exc).split("\n---", 1)[0]), "error", type(exc).__name__)
         return self._checked(tool, result)
+
+    def _log_opt_in(self, ctx: ServerRequestContext[Services]) -> dict[str, Any] | None:
+        """The caller's log level, as the `_meta` opt-in a 2026-07-28 server reads."""
+        level = (ctx.meta or {}).get(types.LOG_LEVEL_META_KEY) or self.log_levels.get(
+            lease_owner(ctx)
+        )
+        return {types.LOG_LEVEL_META_KEY: level} if level else None
 
     def _checked(self, tool: IndexedTool, result: types.CallToolResult) -> Outcome:
         schema = tool.wire.get("outputSchema")

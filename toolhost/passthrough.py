@@ -133,26 +133,23 @@ class PassThrough:
     async def subscribe(
         self, ctx: Context, params: types.SubscribeRequestParams
     ) -> types.EmptyResult:
-        """Handshake era only: updates then arrive through the sandbox's peer, on the stream."""
-        hosted = await self._owner_of(ctx, str(params.uri))
-        request = types.SubscribeRequest(params=params)
-        await self._ask(ctx, hosted, "resources/subscribe", _raw(request, types.EmptyResult))
+        """Handshake era only. Acknowledged; sandboxes are spoken to at 2026-07-28, which has no
+        subscriptions, so updates a server sends on its own still reach the caller but are not
+        requested from it."""
+        await self._owner_of(ctx, str(params.uri))
         return types.EmptyResult()
 
     async def unsubscribe(
         self, ctx: Context, params: types.UnsubscribeRequestParams
     ) -> types.EmptyResult:
-        hosted = await self._owner_of(ctx, str(params.uri))
-        request = types.UnsubscribeRequest(params=params)
-        await self._ask(ctx, hosted, "resources/unsubscribe", _raw(request, types.EmptyResult))
         return types.EmptyResult()
 
     async def set_logging_level(
         self, ctx: Context, params: types.SetLevelRequestParams
     ) -> types.EmptyResult:
-        """Handshake era only: passed on to every server the caller uses that logs."""
-        request = types.SetLevelRequest(params=params)
-        await self._each(ctx, "logging/setLevel", "logging", _raw(request, types.EmptyResult))
+        """Handshake era only: the level is kept for the session and asked of the servers with
+        each call (2026-07-28 makes logging a per-request opt-in)."""
+        self._calls.log_levels[lease_owner(ctx)] = params.level
         return types.EmptyResult()
 
     async def list_prompts(
@@ -201,17 +198,6 @@ class PassThrough:
         return await self._ask(
             ctx, hosted, "completion/complete", lambda c: c.complete(forwarded, argument, context)
         )
-
-
-def _raw(request: Any, result_type: type[T]) -> Callable[[Any], Awaitable[T]]:
-    """Send `request` as it is: these methods are gone from the 2026-07-28 client API, but
-    handshake-era callers still use them."""
-
-    async def send(client: Any) -> T:
-        result: T = await client.session.send_request(request, result_type)
-        return result
-
-    return send
 
 
 def _scope(ctx: Context) -> Any:

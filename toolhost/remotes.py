@@ -206,9 +206,10 @@ class RemoteServer:
         *,
         timeout: float,  # noqa: ASYNC109 (the call is abandoned past it)
         progress: ProgressFnT | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> types.CallToolResult:
         result: types.CallToolResult = await self.request(
-            lambda c: c.call_tool(name, arguments, progress_callback=progress),
+            lambda c: c.call_tool(name, arguments, progress_callback=progress, meta=meta),
             f"tool {name!r}",
             timeout=timeout,
         )

@@ -31,6 +31,7 @@ class ToolServer(Protocol):
         *,
         timeout: float,  # noqa: ASYNC109 (past it the call is abandoned)
         progress: ProgressFnT | None = None,
+        meta: dict[str, Any] | None = None,
     ) -> types.CallToolResult: ...
 
     async def request(self, call: Any, what: str, *, timeout: float) -> Any: ...  # noqa: ASYNC109

@@ -1,0 +1,124 @@
+"""The MCP conformance suites against Switchboard fronting the conformance fixture.
+
+The fixture (tests/fixtures/conformance_server, proven alone by test_fixture_direct.py) is
+published like any server, built into a sandbox image from its wheel, discovered, approved, and
+served by the loopback-only test listener (`SWITCHBOARD_TEST_LISTENER`) under its own tool
+names, because the suites send no token and call fixed names. Every call takes the real path:
+the toolhost, a leased sandbox, pinning and audit. Both suites run every server scenario; any
+failure not in `EXPECTED_FAILURES` fails the test, and so does an expected failure that passes.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+import anyio
+import httpx
+import pytest
+
+from registry.models import Role
+from tests.conformance import NOT_APPLICABLE, SuiteVersion, run_server_scenarios
+from tests.conftest import user_with_token
+from tests.e2e.conftest import free_port
+from tests.e2e.live_server import live_switchboard
+from tests.node_tools import NodeTools, node_tools
+
+pytestmark = pytest.mark.docker
+
+FIXTURE = Path(__file__).parents[2] / "fixtures" / "conformance_server"
+
+MULTI_ROUND = (
+    "on 2026-07-28 a server needing the client mid-call answers InputRequiredResult with a "
+    "requestState; the toolhost relays server-to-client requests on the caller's stream (the "
+    "2025 way) but does not yet pass InputRequiredResult and the retry's inputResponses and "
+    "requestState through to the sandbox"
+)
+EXPECTED_FAILURES: dict[SuiteVersion, dict[str, str]] = {
+    "0.1.16": {},
+    "0.2": {
+        **{k: v for k, v in NOT_APPLICABLE.items() if k != "tasks-required-task-error"},
+        **{
+            f"input-required-result-{name}": MULTI_ROUND
+            for name in (
+                "basic-elicitation",
+                "basic-list-roots",
+                "basic-sampling",
+                "capability-check",
+                "multi-round",
+                "multiple-input-requests",
+                "non-tool-request",
+                "request-state",
+                "result-type",
+                "tampered-state",
+            )
+        },
+        "server-stateless": (
+            "a tool needing a client capability the 2026-07-28 caller did not declare must fail "
+            "the call with -32021 and HTTP 400; the sandbox's server sees Switchboard as its "
+            "client, and the toolhost does not yet turn the missing capability into that error"
+        ),
+    },
+}
+"""Scenario -> why Switchboard fronting the fixture fails it, per suite. Only the tasks
+extension's 'required task' error passes: the gateway forwards the fixture's error as it is."""
+
+
+@pytest.fixture(scope="module")
+def fixture_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    target = tmp_path_factory.mktemp("conformance-wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(FIXTURE), "-w", str(target)],
+        check=True,
+        capture_output=True,
+    )
+    return target
+
+
+@pytest.fixture
+def tools() -> NodeTools:
+    return node_tools()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_conformance_through_switchboard(
+    tmp_path: Path, database_url: str, fixture_wheels: Path, tools: NodeTools
+) -> None:
+    port = free_port()
+    manifest = json.loads((FIXTURE / "server.json").read_text())
+    async with live_switchboard(
+        tmp_path / "data",
+        database_url,
+        wheelhouse=fixture_wheels,
+        sandbox_owner=f"test-{uuid.uuid4().hex[:10]}",
+        test_listener=f"127.0.0.1:{port}",
+        test_listener_server="conformance-fixture",
+    ) as server:
+        token = await user_with_token(server.services, "sec", Role.admin, ["api"])
+        async with httpx.AsyncClient(
+            base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        ) as admin:
+            published = await admin.post("/api/v1/servers", json=manifest)
+            assert published.status_code == 201, published.text
+            assert published.json()["slug"] == "conformance-fixture"
+            version = f"/api/v1/servers/conformance-fixture/versions/{manifest['version']}"
+            with anyio.fail_after(600):
+                while (detail := (await admin.get(version)).json())["status"] == "building":
+                    await anyio.sleep(0.5)
+            assert detail["status"] == "pending", detail.get("build_log")
+            approved = await admin.post(version + "/approve", json={"reason": "fixture"})
+            assert approved.status_code == 200, approved.text
+
+        url = f"http://127.0.0.1:{port}/mcp"
+        surprises = {}
+        for suite in ("0.1.16", "0.2"):
+            outcomes = await run_server_scenarios(tools, suite, url, tmp_path / suite)
+            assert outcomes, f"the {suite} suite ran no scenario"
+            expected = EXPECTED_FAILURES[suite]
+            for name, outcome in sorted(outcomes.items()):
+                if outcome.passed == (name in expected) and not outcome.skipped:
+                    surprises[f"{suite} {name}"] = outcome.reason or "passed unexpectedly"
+        assert not surprises, json.dumps(surprises, indent=2)
