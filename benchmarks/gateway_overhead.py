@@ -1,28 +1,29 @@
 """What Switchboard adds to a tool call, against calling the same tool server directly.
 
 One tool server, the calculator example, is called two ways from this process, each over
-streamable HTTP by the `mcp` SDK's `Client` on one session:
+streamable HTTP by one `mcp` SDK `Client`:
 
 - `direct`: the calculator served over streamable HTTP by uvicorn on 127.0.0.1, in a child
   process (`create_server().streamable_http_app()`), no auth.
 - `switchboard`: `switchboard serve` in a child process (uvicorn on 127.0.0.1, SQLite in a
   temporary data dir), with the calculator published through the API, discovered in a real
   sandbox, approved and granted; calls go to `/mcp` with a personal access token and take the
-  whole call path: authentication, authorisation, argument validation, the sandbox leased to
-  the caller (the calculator over stdio in its hardened container, reached through dockerd's
-  attach stream), output checks, and a durable, hash-chained audit record written before the
-  answer. The rate limit is off (`SWITCHBOARD_RATE_LIMIT_PER_CALLER=0`); it would refuse a
-  benchmark's burst. No warm spare sandbox is kept (`SWITCHBOARD_SANDBOX_POOL_SIZE=0`): the
+  whole call path: authentication, authorisation, argument validation, the one sandbox leased
+  to the client (the calculator over stdio in its hardened container, reached through
+  dockerd's attach stream), output checks, and a durable, hash-chained audit record written
+  before the answer. The rate limit is off (`SWITCHBOARD_RATE_LIMIT_PER_CALLER=0`); it would
+  refuse a benchmark's burst. No warm spare sandbox is kept (`SWITCHBOARD_SANDBOX_POOL_SIZE=0`): the
   sandbox starts on the first call, before measuring, and no spare starts while measuring.
 
 Both servers run in processes of their own, so the client (this process) is the same for both
 and shares its CPU with neither; both log at `warning` (no access log). The call is `evaluate`
 with a small expression. At concurrency N, N workers each keep one call in flight on the one
-session. Variants take turns, their order swapped every round, so drift on a busy machine hits
+client. Variants take turns, their order swapped every round, so drift on a busy machine hits
 both alike; each turn starts with warm-up calls. Latencies are client time per call,
 percentiles over every call of every round; throughput is calls per second of the measured
 turns. CPU time per call is read from /proc for each process taking part (client, server,
-the sandbox's processes, dockerd with the sandbox's containerd shim), where visible. Every call
+the sandbox's processes, dockerd with the sandbox's containerd shim), where visible; on a shared
+machine other work in dockerd shows there too, in both variants alike. Every call
 made through Switchboard, warm-ups included, is counted; after the run the `tool.call` audit
 records are counted against it and the chain is verified (`switchboard.audit.log.verify`).
 
@@ -30,10 +31,13 @@ Targets (from the issue): added p50 at most 3 ms at concurrency 1; throughput th
 Switchboard at least 0.6x direct at concurrency 16; audit records == calls made after 10,000
 calls.
 
-Usage: python benchmarks/gateway_overhead.py [--quick] [--profile]
-`--quick` makes few calls and never fails (a smoke test). `--profile` instead profiles the
-Switchboard process with cProfile, switched on by signal for the measured calls only, at
-concurrency 1 and 16, and prints where its time goes per call.
+Usage: python benchmarks/gateway_overhead.py [--quick] [--profile] [--legacy]
+The client negotiates as the SDK does by default (2026-07-28, stateless: the caller's lease
+picks the sandbox); `--legacy` uses the initialize handshake and one stateful session
+(`Mcp-Session-Id`; the session's lease picks the sandbox). `--quick` makes few calls and never
+fails (a smoke test). `--profile` instead profiles the Switchboard process with cProfile,
+switched on by signal for the measured calls only, at concurrency 1 and 16, and prints where
+its time goes per call.
 """
 
 from __future__ import annotations
@@ -63,6 +67,7 @@ import docker
 import httpx
 import httpx2
 from mcp import Client
+from mcp.client.client import ConnectMode
 from mcp.client.streamable_http import streamable_http_client
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -310,11 +315,13 @@ class Target:
 
 
 @asynccontextmanager
-async def connected(name: str, url: str, tool: str, token: str | None) -> AsyncIterator[Target]:
+async def connected(
+    name: str, url: str, tool: str, token: str | None, mode: ConnectMode
+) -> AsyncIterator[Target]:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     async with (
         httpx2.AsyncClient(headers=headers, timeout=60) as http,
-        Client(streamable_http_client(url, http_client=http)) as client,
+        Client(streamable_http_client(url, http_client=http), mode=mode) as client,
     ):
         listed = {t.name for t in (await client.list_tools()).tools}
         if tool not in listed:
@@ -485,7 +492,7 @@ def print_profile(out: Path, calls: int, concurrency: int) -> None:
         print(f"  {row[2] / calls * 1e6:8.0f} us  {short}:{line}({name})")
 
 
-async def main(quick: bool, profiling: bool) -> int:
+async def main(quick: bool, profiling: bool, mode: ConnectMode) -> int:
     rounds = 2 if quick else 10
     calls = {1: 40 if quick else 200, 16: 160 if quick else 800}
     with tempfile.TemporaryDirectory() as tmp_dir:
@@ -530,10 +537,10 @@ async def main(quick: bool, profiling: bool) -> int:
             slug = await publish_calculator(admin, settings.default_team)
             targets = {
                 "direct": await stack.enter_async_context(
-                    connected("direct", direct_url, TOOL, None)
+                    connected("direct", direct_url, TOOL, None, mode)
                 ),
                 "switchboard": await stack.enter_async_context(
-                    connected("switchboard", f"{base}/mcp", f"{slug}.{TOOL}", token)
+                    connected("switchboard", f"{base}/mcp", f"{slug}.{TOOL}", token, mode)
                 ),
             }
             for target in targets.values():
@@ -590,5 +597,11 @@ if __name__ == "__main__":
     parser.add_argument(
         "--profile", action="store_true", help="profile the switchboard process instead"
     )
+    parser.add_argument(
+        "--legacy",
+        action="store_true",
+        help="the 2025-11-25 initialize handshake and a stateful session (Mcp-Session-Id) "
+        "instead of the newest protocol the SDK negotiates",
+    )
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.quick, args.profile)))
+    sys.exit(asyncio.run(main(args.quick, args.profile, "legacy" if args.legacy else "auto")))
