@@ -9,6 +9,7 @@ fixed caller, `test-listener`, who may use every approved tool of the one server
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -74,7 +75,11 @@ async def serve_test_listener(app: Starlette, address: str) -> None:
         log_level="warning",
         http="h11",
     )
-    await _QuietServer(config).serve()
+    family = socket.AF_INET6 if ":" in host.strip("[]") else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((host.strip("[]"), int(port)))
+        await _QuietServer(config).serve(sockets=[sock])
 
 
 class _QuietServer(uvicorn.Server):
