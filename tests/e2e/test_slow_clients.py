@@ -2,13 +2,15 @@
 
 A client that opens a connection and says nothing, sends its headers a byte at a time, or
 trickles its body must be cut off once `SWITCHBOARD_REQUEST_HEADER_TIMEOUT_SECONDS` or
-`SWITCHBOARD_REQUEST_BODY_TIMEOUT_SECONDS` has passed (with 408 when nothing was answered yet),
-and while they hang on, everyone else is served as usual.
+`SWITCHBOARD_REQUEST_BODY_TIMEOUT_SECONDS` has passed (with 408 when nothing was answered yet);
+one whose headers never end gets 431 at once. While they hang on, everyone else is served as
+usual.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import AsyncIterator
@@ -19,6 +21,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from registry.models import Role
+from switchboard.serving import MAX_HEAD_BYTES
 from tests.conftest import user_with_token
 from tests.e2e.live_server import LiveServer, live_switchboard
 
@@ -79,7 +82,7 @@ class SlowClient:
         address = urlsplit(self.server.url)
         reader, writer = await asyncio.open_connection(address.hostname, address.port)
         started = time.monotonic()
-        reading = asyncio.create_task(reader.read())
+        reading = asyncio.create_task(self._read(reader))
         try:
             writer.write(self.prefix)
             for byte in self.trickle:
@@ -87,13 +90,18 @@ class SlowClient:
                     break
                 writer.write(bytes([byte]))
                 await asyncio.sleep(self.pace)
-            self.answer = await asyncio.wait_for(reading, HEADER_SECONDS + BODY_SECONDS + 30)
         except ConnectionError:
-            self.answer = await reading if reading.done() else b""
+            pass
+        try:
+            await asyncio.wait_for(reading, HEADER_SECONDS + BODY_SECONDS + 30)
         finally:
             self.lasted = time.monotonic() - started
-            reading.cancel()
             writer.close()
+
+    async def _read(self, reader: asyncio.StreamReader) -> None:
+        with contextlib.suppress(ConnectionError):
+            while chunk := await reader.read(65_536):
+                self.answer += chunk
 
 
 async def served_meanwhile(
@@ -131,7 +139,9 @@ async def test_slow_clients_are_cut_off_and_hold_up_no_one(
         silent = [SlowClient(server, b"", b"") for _ in range(5)]
         slow_heads = [SlowClient(server, b"", head(server, "GET", "/healthz")) for _ in range(5)]
         slow_bodies = [SlowClient(server, post, body) for _ in range(5)]
-        slow = [*silent, *slow_heads, *slow_bodies]
+        endless = b"GET /healthz HTTP/1.1\r\nX-Padding: " + b"a" * (MAX_HEAD_BYTES + 4096)
+        huge_heads = [SlowClient(server, endless, b"") for _ in range(5)]
+        slow = [*silent, *slow_heads, *slow_bodies, *huge_heads]
         everyone = asyncio.ensure_future(asyncio.gather(*(client.run() for client in slow)))
         latencies = await served_meanwhile(server, token, everyone)
         await everyone
@@ -143,6 +153,9 @@ async def test_slow_clients_are_cut_off_and_hold_up_no_one(
     for client in slow_bodies:
         assert client.lasted < HEADER_SECONDS + BODY_SECONDS + GRACE, client.lasted
         assert client.answer.startswith(b"HTTP/1.1 408 "), client.answer
+    for client in huge_heads:
+        assert client.lasted < HEADER_SECONDS, client.lasted
+        assert client.answer.startswith(b"HTTP/1.1 431 "), client.answer
 
 
 async def test_a_client_within_the_deadlines_is_served(tmp_path: Path, database_url: str) -> None:
