@@ -73,6 +73,7 @@ class Toolhost:
         self.manager = StreamableHTTPSessionManager(
             app=build_server(services, self.calls, self.notifier),
             security_settings=transport_security(services.settings),
+            max_request_body_size=services.settings.max_request_bytes,
         )
         self.unauthenticated = StreamableHTTPASGIApp(self.manager)
         """For the loopback test listener only (`toolhost/test_listener.py`)."""

@@ -19,9 +19,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import hypothesis
 import mcp_types as types
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, given
 from hypothesis import strategies as st
 from mcp.shared.inbound import encode_header_value
 from sqlmodel import col, select
@@ -33,6 +34,7 @@ from registry.teams import ensure_team, ensure_user
 from registry.tooldefs import Tool, ToolDefinition
 from switchboard.audit.models import AuditRecord
 from switchboard.services import Services
+from switchboard.settings import Settings
 from tests.integration.registry.conftest import make_tool, publish_tools
 from toolhost.calls import RATE_LIMITED, arguments_digest
 
@@ -61,7 +63,7 @@ MODERN_META = {
     types.CLIENT_CAPABILITIES_META_KEY: {},
     types.CLIENT_INFO_META_KEY: {"name": "fuzz", "version": "0"},
 }
-FUZZ = settings(
+FUZZ = hypothesis.settings(
     max_examples=120,
     derandomize=True,
     database=None,
@@ -74,6 +76,13 @@ FUZZ = settings(
 )
 """Deterministic (no example database, a fixed seed), and one app shared by every example on
 purpose: what one bad message leaves behind must not hurt the next."""
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """Bodies up to 6 MiB: more than the SDK's own 4 MiB default, so that the tests see
+    `SWITCHBOARD_MAX_REQUEST_BYTES` rule on its own."""
+    return settings.model_copy(update={"max_request_bytes": 6 * 1024 * 1024})
 
 
 async def publish_catalogue(services: Services) -> None:
@@ -427,7 +436,7 @@ async def test_generated_messages_get_well_formed_answers(
     await probes[era].send(message)
 
 
-@settings(FUZZ, max_examples=80)
+@hypothesis.settings(FUZZ, max_examples=80)
 @given(era=eras, body=malformed_bodies())
 async def test_malformed_bodies_get_parse_errors(
     probes: dict[str, Probe], era: str, body: bytes
@@ -440,7 +449,7 @@ async def test_malformed_bodies_get_parse_errors(
     assert message["error"]["code"] == types.PARSE_ERROR
 
 
-@settings(FUZZ, max_examples=40)
+@hypothesis.settings(FUZZ, max_examples=40)
 @given(
     era=eras,
     content_type=st.sampled_from(
@@ -543,6 +552,16 @@ async def test_a_revoked_grant_makes_the_next_call_an_unknown_tool(
     for probe in probes.values():
         (after,) = checked(await probe.send(call("api.list", id_=2)))
         assert after["error"] == {"code": types.INVALID_PARAMS, "message": "Unknown tool: api.list"}
+
+
+async def test_bodies_up_to_the_limit_are_taken(probes: dict[str, Probe]) -> None:
+    for probe in probes.values():
+        limit = probe.ledger.services.settings.max_request_bytes
+        big = {"q": "x" * (limit - 1024)}
+        response = await probe.send(call("api.search", big))
+        assert response.status_code == 200, f"{response.status_code}: {response.text[:200]}"
+        (message,) = checked(response)
+        assert "is too long" in message["result"]["content"][0]["text"], message
 
 
 async def test_bodies_over_the_limit_get_413_and_the_endpoint_goes_on(
