@@ -388,7 +388,7 @@ def report(
     concurrency 16."""
     print(
         f"calculator `{TOOL}` {json.dumps(ARGUMENTS)}, streamable HTTP (protocol {protocol}), "
-        f"one session per variant; {rounds} rounds, variants alternating"
+        f"one client per variant; {rounds} rounds, variants alternating"
     )
     print(
         f"{'conc':>4} {'variant':<12} {'calls':>6} {'calls/s':>8} {'p50 ms':>7} {'p99 ms':>7}"
