@@ -33,7 +33,7 @@ def is_document_url(client_id: str) -> bool:
 
 
 async def resolve_client(services: Services, client_id: str) -> Client:
-    if not client_id or len(client_id) > MAX_CLIENT_ID:
+    if not client_id or len(client_id) > MAX_CLIENT_ID or "\x00" in client_id:
         raise UnknownClientError("the request names no valid client_id")
     async with services.sessions() as session:
         row = await session.get(OAuthClient, client_id)

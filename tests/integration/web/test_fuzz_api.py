@@ -142,3 +142,14 @@ async def test_hand_picked_bad_requests_are_explained(
         )
         assert 400 <= response.status_code < 500, (method, path, response.text)
         assert problem in explains(response), (method, path)
+
+
+async def test_a_nul_in_an_oauth_client_id_is_an_unknown_client(
+    anonymous: httpx.AsyncClient,
+) -> None:
+    """PostgreSQL refuses NUL in text, which made this lookup a 500 there."""
+    response = await anonymous.get(
+        "/oauth/authorize", params={"client_id": "a\x00b", "response_type": "code"}
+    )
+    assert 400 <= response.status_code < 500, response.text
+    assert "no valid client_id" in response.text
