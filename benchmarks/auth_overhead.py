@@ -197,11 +197,12 @@ async def list_catalogue(
 
 
 def without_authentication(
-    services: Services, principal: Principal, token: str, *, read_grants: bool
+    app: Starlette, principal: Principal, token: str, *, read_grants: bool
 ) -> Toolhost:
     """A `Toolhost` built as the app builds it, with `RequireBearer` swapped for a fixed caller
     and, unless `read_grants`, `tools/list` swapped for the plain catalogue."""
-    host = Toolhost(services)
+    services: Services = app.state.services
+    host = Toolhost(services, app.state.telemetry)
     if not isinstance(host.app, RequireBearer):
         raise TypeError(f"the toolhost no longer starts with RequireBearer: {host.app!r}")
     if not read_grants:
@@ -293,8 +294,8 @@ async def prepare(app: Starlette, http: httpx.AsyncClient, stack: AsyncExitStack
     principal = caller.principal
     deployed: Toolhost = app.state.toolhost
     hosts = {
-        "open": without_authentication(services, principal, jwt, read_grants=False),
-        "grants": without_authentication(services, principal, jwt, read_grants=True),
+        "open": without_authentication(app, principal, jwt, read_grants=False),
+        "grants": without_authentication(app, principal, jwt, read_grants=True),
         "jwt": deployed,
         "pat": deployed,
     }
