@@ -61,7 +61,8 @@ async def signin_submit(request: Request) -> Response:
     limiter: SlidingWindow = request.app.state.signin_limiter
     address = client_address(request)
     async with request.form(max_files=0, max_fields=10, max_part_size=MAX_FIELD) as form:
-        username = str(form.get("username", ""))[:MAX_FIELD]
+        # No username holds NUL, and PostgreSQL text cannot: it stays a failed sign-in.
+        username = str(form.get("username", ""))[:MAX_FIELD].replace("\x00", "\ufffd")
         password = str(form.get("password", ""))[:MAX_FIELD]
         given_csrf = str(form.get("csrf_token", ""))
         next_path = local_path(str(form.get("next", "/")))

@@ -9,6 +9,8 @@ body naming the problem.
 
 from __future__ import annotations
 
+import html
+import re
 from importlib.metadata import version
 from typing import Any
 
@@ -144,12 +146,18 @@ async def test_hand_picked_bad_requests_are_explained(
         assert problem in explains(response), (method, path)
 
 
-async def test_a_nul_in_an_oauth_client_id_is_an_unknown_client(
+async def test_nul_characters_in_sign_in_and_oauth_are_refused(
     anonymous: httpx.AsyncClient,
 ) -> None:
-    """PostgreSQL refuses NUL in text, which made this lookup a 500 there."""
+    """PostgreSQL refuses NUL in text, which made these a 500 there."""
     response = await anonymous.get(
         "/oauth/authorize", params={"client_id": "a\x00b", "response_type": "code"}
     )
     assert 400 <= response.status_code < 500, response.text
     assert "no valid client_id" in response.text
+
+    page = await anonymous.get("/signin")
+    fields = dict(re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page.text))
+    form = {**{k: html.unescape(v) for k, v in fields.items()}, "username": "a\x00b"}
+    signed_in = await anonymous.post("/signin", data={**form, "password": "whatever"})
+    assert signed_in.status_code == 401, signed_in.text
