@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+from contextvars import ContextVar
 
 from mcp.server.auth.middleware.bearer_auth import AuthenticatedUser
 from mcp.server.auth.provider import AccessToken
@@ -24,6 +25,8 @@ from switchboard.identity.tokens import InvalidTokenError
 from switchboard.services import Services
 from toolhost.protected_resource import challenge
 
+REQUEST_SCOPE: ContextVar[Scope | None] = ContextVar("switchboard_request_scope", default=None)
+"""The authenticated request's ASGI scope, for SDK hooks that are handed only a name."""
 PRINCIPAL = "switchboard.principal"
 GRANTED = "switchboard.granted"
 """The caller's granted tools, read with the credential check in one database session."""
@@ -100,6 +103,7 @@ class RequireBearer:
         scope[PRINCIPAL] = principal
         scope[GRANTED] = granted
         scope["user"] = _sdk_user(principal, token, settings.effective_public_url)
+        REQUEST_SCOPE.set(scope)
         await self.app(scope, receive, send)
 
 

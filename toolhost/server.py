@@ -4,7 +4,7 @@ their own: the tools their teams are granted, narrowed by the scopes their token
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from importlib.metadata import version
 from typing import Any
@@ -17,7 +17,7 @@ from starlette.types import Scope
 
 from switchboard.identity.scopes import effective_tools
 from switchboard.services import Services
-from toolhost.authentication import granted_of, principal_of
+from toolhost.authentication import REQUEST_SCOPE, granted_of, principal_of
 from toolhost.calls import CallPath
 from toolhost.naming import Naming
 from toolhost.notifications import ListChangedNotifier
@@ -46,6 +46,20 @@ class ToolhostServer(Server[Services]):
             experimental_capabilities,
             extensions,
         )
+
+
+def tool_input_schema(name: str) -> Mapping[str, Any] | None:
+    """The input schema of the caller's tool `name`, for the SDK's `Mcp-Param` header checks
+    (2026-07-28); without it the SDK would run a whole `tools/list` for every call."""
+    scope = REQUEST_SCOPE.get()
+    if scope is None:
+        return None
+    internal = Naming.of(scope).internal(name)
+    for tool in effective_tools(granted_of(scope), principal_of(scope).scopes):
+        if tool.name == internal:
+            schema: Mapping[str, Any] | None = tool.wire.get("inputSchema")
+            return schema
+    return None
 
 
 def build_server(
@@ -81,6 +95,7 @@ def build_server(
         version=version("switchboard"),
         instructions="Every tool your teams are granted in Switchboard, named `<server>.<tool>`.",
         lifespan=lifespan,
+        get_tool_input_schema=tool_input_schema,
         on_list_tools=list_tools,
         on_call_tool=calls,
         on_subscriptions_listen=notifier.listen,

@@ -22,7 +22,7 @@ from registry.models import Role
 from switchboard.identity.principal import Principal
 from switchboard.identity.scopes import MCP
 from switchboard.services import Services
-from toolhost.authentication import GRANTED, PRINCIPAL
+from toolhost.authentication import GRANTED, PRINCIPAL, REQUEST_SCOPE
 from toolhost.endpoint import Toolhost
 from toolhost.naming import BARE
 
@@ -61,6 +61,7 @@ class TestListenerApp:
         ]
         scope[BARE] = slug
         scope["app"] = self._app
+        REQUEST_SCOPE.set(scope)
         await toolhost.unauthenticated(scope, receive, send)
 
 

@@ -67,9 +67,16 @@ async def _tip(session: AsyncSession) -> tuple[int, str]:
     return (0, GENESIS) if last is None else (last.seq or 0, last.hash)
 
 
-async def append_in(session: AsyncSession, events: list[Event]) -> list[AuditRecord]:
-    """Chain `events` onto the tip inside the caller's transaction."""
-    seq, prev = await _tip(session)
+Tip = tuple[int, str]
+"""The last record's sequence number and hash."""
+
+
+async def append_in(
+    session: AsyncSession, events: list[Event], tip: Tip | None = None
+) -> list[AuditRecord]:
+    """Chain `events` onto the tip inside the caller's transaction; `tip`, when the caller
+    knows it, saves reading it (a stale one fails on the unique `prev_hash`)."""
+    seq, prev = tip or await _tip(session)
     records = []
     for event in events:
         seq += 1
@@ -94,13 +101,15 @@ async def append_in(session: AsyncSession, events: list[Event]) -> list[AuditRec
     return records
 
 
-async def append(sessions: Sessions, *events: Event) -> list[AuditRecord]:
-    """Durably append `events` in their own transaction, retrying when another writer won."""
+async def append(sessions: Sessions, *events: Event, tip: Tip | None = None) -> list[AuditRecord]:
+    """Durably append `events` in their own transaction, retrying when another writer won
+    (then on the tip read afresh)."""
     for _ in range(APPEND_ATTEMPTS):
         try:
             async with transaction(sessions) as session:
-                return await append_in(session, list(events))
+                return await append_in(session, list(events), tip)
         except IntegrityError:
+            tip = None
             continue
     raise RuntimeError(f"could not append to the audit log after {APPEND_ATTEMPTS} attempts")
 

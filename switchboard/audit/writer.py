@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 import anyio
 from anyio.abc import TaskGroup
 
-from switchboard.audit.log import Event, append
+from switchboard.audit.log import Event, Tip, append
 from switchboard.db import Sessions
 
 logger = logging.getLogger(__name__)
@@ -42,6 +42,8 @@ class AuditWriter:
         self._queue: list[_Pending] = []
         self._wake = anyio.Event()
         self._running = False
+        self._tip: Tip | None = None
+        """Where this writer's last batch ended: usually still the tip, so not read again."""
         self.batches = 0
         """Transactions committed, for tests and the benchmark to see batching happen."""
 
@@ -84,10 +86,12 @@ class AuditWriter:
     async def _commit_batch(self) -> None:
         batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
         try:
-            await append(self._sessions, *(p.event for p in batch))
+            records = await append(self._sessions, *(p.event for p in batch), tip=self._tip)
+            self._tip = (records[-1].seq or 0, records[-1].hash)
             self.batches += 1
         except Exception as exc:
             logger.exception("could not write %d audit records", len(batch))
+            self._tip = None
             for pending in batch:
                 pending.error = exc
         for pending in batch:
