@@ -10,6 +10,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry import revision
 from registry.errors import NotFoundError, RegistryError
+from registry.journal import note
 from registry.models import Grant, Server, ServerVersion, Team, Tool, User, pk, utcnow
 
 ALL_TOOLS = "*"
@@ -66,10 +67,13 @@ async def grant(
     session.add(row)
     await revision.bump(session)
     await session.flush()
+    note(session, actor.username, "grant.set", f"{team.name}/{server.slug}", scopes=requested)
     return row
 
 
-async def revoke(session: AsyncSession, team: Team, server: Server) -> None:
+async def revoke(
+    session: AsyncSession, team: Team, server: Server, *, actor: User | None = None
+) -> None:
     row = (
         await session.exec(
             select(Grant).where(Grant.team_id == pk(team), Grant.server_id == pk(server))
@@ -80,6 +84,8 @@ async def revoke(session: AsyncSession, team: Team, server: Server) -> None:
     await session.delete(row)
     await revision.bump(session)
     await session.flush()
+    who = actor.username if actor is not None else "switchboard"
+    note(session, who, "grant.revoke", f"{team.name}/{server.slug}")
 
 
 async def list_grants(

@@ -11,6 +11,7 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry.errors import ConflictError, InvalidDocumentError, Problem, RegistryError
+from registry.journal import note
 from registry.manifest import NAME_PATTERN, ParsedManifest
 from registry.models import (
     ReviewEvent,
@@ -143,6 +144,7 @@ async def _publish(
         )
     )
     await session.flush()
+    note(session, actor.username, "server.publish", f"{name}@{version}", kind=str(kind))
     return row
 
 

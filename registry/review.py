@@ -13,6 +13,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from registry import revision
 from registry.diff import VersionDiff, diff_versions
 from registry.errors import InvalidStateError, RegistryError
+from registry.journal import note
 from registry.lookup import get_version, load_tools
 from registry.models import (
     ReviewEvent,
@@ -111,6 +112,7 @@ async def approve(
     _require_awaiting(server, version, "approve")
     review = await _describe(session, server, version)
     await _decide(session, version, ReviewStatus.approved, actor, reason)
+    note(session, actor.username, "version.approve", f"{server.name}@{version.version}")
     server.live_version_id = pk(version)
     session.add(server)
     await revision.bump(session)
@@ -132,6 +134,7 @@ async def reject(session: AsyncSession, ref: str, *, actor: User, reason: str) -
     server, version = await get_version(session, ref, prefer=AWAITING)
     _require_awaiting(server, version, "reject")
     await _decide(session, version, ReviewStatus.rejected, actor, reason)
+    note(session, actor.username, "version.reject", f"{server.name}@{version.version}")
     if server.live_version_id == version.id:
         server.live_version_id = None
         session.add(server)

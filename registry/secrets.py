@@ -6,6 +6,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry.errors import RegistryError
+from registry.journal import note
 from registry.models import Secret, Server, ServerVersion, User, pk, utcnow
 from registry.secretbox import SecretBox
 
@@ -40,6 +41,7 @@ async def set_secret(
         row.ciphertext, row.updated_by_id, row.updated_at = sealed, pk(actor), utcnow()
     session.add(row)
     await session.flush()
+    note(session, actor.username, "secret.set", f"{server.slug}/{name}")
 
 
 async def secret_names(session: AsyncSession, server: Server) -> list[str]:

@@ -15,6 +15,7 @@ from registry.secretbox import SecretBox, load_or_create_key
 from registry.teams import ensure_team
 from registry.visibility import CatalogCache
 from switchboard import migrate
+from switchboard.audit import journal
 from switchboard.db import Sessions, create_engine, session_factory, transaction
 from switchboard.identity.keys import SigningKeys
 from switchboard.identity.tokens import AccessTokens
@@ -38,6 +39,7 @@ class Services:
 @asynccontextmanager
 async def open_services(settings: Settings, *, upgrade: bool = True) -> AsyncIterator[Services]:
     """Create the data dir, key, schema and default team; dispose of the engine at the end."""
+    journal.install()
     await anyio.Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     key = await anyio.to_thread.run_sync(load_or_create_key, settings.effective_secret_key_file)
     engine = create_engine(settings.effective_database_url)

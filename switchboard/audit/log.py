@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -76,7 +77,26 @@ async def append_in(
 ) -> list[AuditRecord]:
     """Chain `events` onto the tip inside the caller's transaction; `tip`, when the caller
     knows it, saves reading it (a stale one fails on the unique `prev_hash`)."""
-    seq, prev = tip or await _tip(session)
+    records = chain(events, tip or await _tip(session))
+    session.add_all(records)
+    await session.flush()
+    return records
+
+
+def append_sync(session: Session, events: list[Event]) -> None:
+    """`append_in` for a synchronous session, as commit hooks have."""
+    last = (
+        session.execute(select(AuditRecord).order_by(col(AuditRecord.seq).desc()).limit(1))
+        .scalars()
+        .first()
+    )
+    session.add_all(chain(events, (0, GENESIS) if last is None else (last.seq or 0, last.hash)))
+    session.flush()
+
+
+def chain(events: list[Event], tip: Tip) -> list[AuditRecord]:
+    """Records for `events`, each hashing the one before, the first following `tip`."""
+    seq, prev = tip
     records = []
     for event in events:
         seq += 1
@@ -95,9 +115,7 @@ async def append_in(
         )
         record.hash = record_hash(record)
         prev = record.hash
-        session.add(record)
         records.append(record)
-    await session.flush()
     return records
 
 

@@ -102,7 +102,7 @@ async def revoke_command(cmd: Command) -> None:
     async with cmd.services.transaction() as session:
         team = await get_team(session, cmd.args.team)
         server = await get_server(session, cmd.args.server)
-        await grants.revoke(session, team, server)
+        await grants.revoke(session, team, server, actor=await cmd.actor(session))
     print(f"revoked {team.name}'s grant on {server.name}")
 
 

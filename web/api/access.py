@@ -79,7 +79,10 @@ async def put_grant(request: Request, team: str, server: str, body: ScopesBody) 
 async def delete_grant(request: Request, team: str, server: str) -> None:
     async with services(request).transaction() as session:
         await grants.revoke(
-            session, await get_team(session, team), await get_server(session, server)
+            session,
+            await get_team(session, team),
+            await get_server(session, server),
+            actor=await ensure_user(session, actor_name(request)),
         )
 
 
