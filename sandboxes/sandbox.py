@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any
 
 import anyio
 import mcp_types as types
@@ -17,6 +17,7 @@ from mcp.shared.exceptions import MCPError
 from sandboxes.errors import SandboxCrashedError, SandboxStartError, SandboxTimeoutError
 from sandboxes.ownership import this_process
 from sandboxes.profile import RunProfile
+from sandboxes.relay import PeerRelay
 from sandboxes.stdio import BoundedLog, StdioSocket, socket_transport
 
 
@@ -32,29 +33,7 @@ class SandboxSpec:
     name: str = "tool"
 
 
-class ClientPeer(Protocol):
-    """The MCP client a sandbox's server is serving, for the requests and notifications the
-    server sends its way (sampling, elicitation, log messages, resource updates)."""
-
-    async def create_message(
-        self, params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult | types.ErrorData: ...
-
-    async def elicit(
-        self, params: types.ElicitRequestParams
-    ) -> types.ElicitResult | types.ErrorData: ...
-
-    async def log(self, params: types.LoggingMessageNotificationParams) -> None: ...
-
-    async def notify(self, notification: types.ServerNotification) -> None: ...
-
-
-NO_PEER = types.ErrorData(
-    code=types.INVALID_REQUEST, message="no client is attached to relay this request to"
-)
-
-
-class Sandbox:
+class Sandbox(PeerRelay):
     """A started container and its MCP client; close it to remove the container.
 
     The MCP client lives in a runner task of its own (in the task group the sandbox was started
@@ -69,8 +48,6 @@ class Sandbox:
         self.spec = spec
         self.started_at = time.monotonic()
         self.client: Client | None = None
-        self.peer: ClientPeer | None = None
-        """Where the server's own requests and notifications go; set by whoever uses it."""
         self.broken = False
         self._failure: BaseException | None = None
         self._ready = anyio.Event()
@@ -86,13 +63,7 @@ class Sandbox:
             with self._scope:
                 async with (
                     socket_transport(stdio) as streams,
-                    Client(
-                        _StreamsTransport(streams),
-                        sampling_callback=self._sample,
-                        elicitation_callback=self._elicit,
-                        logging_callback=self._log,
-                        message_handler=self._notified,
-                    ) as client,
+                    Client(_StreamsTransport(streams), **self.relay_callbacks()) as client,
                 ):
                     self.client = client
                     self._ready.set()
@@ -104,24 +75,6 @@ class Sandbox:
             self._ready.set()
             stdio.close()
             self._done.set()
-
-    async def _sample(
-        self, context: Any, params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult | types.ErrorData:
-        return NO_PEER if self.peer is None else await self.peer.create_message(params)
-
-    async def _elicit(
-        self, context: Any, params: types.ElicitRequestParams
-    ) -> types.ElicitResult | types.ErrorData:
-        return NO_PEER if self.peer is None else await self.peer.elicit(params)
-
-    async def _log(self, params: types.LoggingMessageNotificationParams) -> None:
-        if self.peer is not None:
-            await self.peer.log(params)
-
-    async def _notified(self, message: Any) -> None:
-        if self.peer is not None and not isinstance(message, Exception):
-            await self.peer.notify(message)
 
     async def request(self, call: Any, what: str, *, timeout: float) -> Any:  # noqa: ASYNC109
         """Any other request to the server, e.g. `lambda c: c.list_prompts()`; past `timeout`

@@ -20,7 +20,13 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from registry.visibility import IndexedTool
 from switchboard.identity.bearer import authenticate_bearer
 from switchboard.identity.principal import Principal
-from switchboard.identity.scopes import MCP, reaches_mcp, required_scope, token_allows
+from switchboard.identity.scopes import (
+    MCP,
+    effective_tools,
+    reaches_mcp,
+    required_scope,
+    token_allows,
+)
 from switchboard.identity.tokens import InvalidTokenError
 from switchboard.services import Services
 from toolhost.protected_resource import challenge
@@ -30,6 +36,7 @@ REQUEST_SCOPE: ContextVar[Scope | None] = ContextVar("switchboard_request_scope"
 PRINCIPAL = "switchboard.principal"
 GRANTED = "switchboard.granted"
 """The caller's granted tools, read with the credential check in one database session."""
+USABLE = "switchboard.usable"
 logger = logging.getLogger(__name__)
 
 
@@ -41,6 +48,16 @@ def principal_of(scope: Scope) -> Principal:
 def granted_of(scope: Scope) -> list[IndexedTool]:
     granted: list[IndexedTool] = scope[GRANTED]
     return granted
+
+
+def usable_tools(scope: Scope) -> dict[str, IndexedTool]:
+    """The caller's granted tools narrowed by the token's scopes, by catalogue name (in
+    catalogue order); worked out once per request, however many steps ask."""
+    usable: dict[str, IndexedTool] | None = scope.get(USABLE)
+    if usable is None:
+        tools = effective_tools(granted_of(scope), principal_of(scope).scopes)
+        usable = scope[USABLE] = {tool.name: tool for tool in tools}
+    return usable
 
 
 def bearer_token(scope: Scope) -> str | None:

@@ -28,9 +28,8 @@ from sandboxes.errors import SandboxError
 from switchboard.audit.log import Event
 from switchboard.audit.writer import AuditUnavailableError, AuditWriter
 from switchboard.identity.principal import Principal
-from switchboard.identity.scopes import effective_tools
 from switchboard.services import Services
-from toolhost.authentication import granted_of, principal_of
+from toolhost.authentication import principal_of, usable_tools
 from toolhost.hosted import HostedVersion, load_hosted
 from toolhost.naming import Naming
 from toolhost.peer import CallerPeer
@@ -99,7 +98,7 @@ class CallPath:
             raise MCPError(types.INTERNAL_ERROR, "the toolhost serves HTTP requests only")
         principal = principal_of(request.scope)
         name = Naming.of(request.scope).internal(params.name)
-        tool = _find(effective_tools(granted_of(request.scope), principal.scopes), name)
+        tool = usable_tools(request.scope).get(name)
         if tool is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
         hosted = await self.hosted(tool.version_id)
@@ -252,13 +251,6 @@ def lease_owner(ctx: ServerRequestContext[Services]) -> str:
         raise MCPError(types.INTERNAL_ERROR, "the toolhost serves HTTP requests only")
     principal = principal_of(request.scope)
     return f"{principal.username}/{request.headers.get('mcp-session-id') or '-'}"
-
-
-def _find(tools: list[IndexedTool], name: str) -> IndexedTool | None:
-    for tool in tools:
-        if tool.name == name:
-            return tool
-    return None
 
 
 def _progress_forwarder(ctx: ServerRequestContext[Services]) -> Any:

@@ -33,7 +33,7 @@ from registry.visibility import standing
 from switchboard.identity.principal import Principal
 from switchboard.identity.scopes import effective_tools
 from switchboard.services import Services
-from toolhost.authentication import granted_of, principal_of
+from toolhost.authentication import principal_of, usable_tools
 
 logger = logging.getLogger(__name__)
 
@@ -86,10 +86,8 @@ class ListChangedNotifier:
         listener = None
         if wanted:
             principal = principal_of(ctx.request.scope)
-            names = effective_tools(granted_of(ctx.request.scope), principal.scopes)
-            watched = _Watched(
-                principal.username, principal.scopes, frozenset(t.name for t in names)
-            )
+            names = frozenset(usable_tools(ctx.request.scope))
+            watched = _Watched(principal.username, principal.scopes, names)
             listener = _Listener(watched, send)
             self._listeners.add(listener)
         try:

@@ -17,9 +17,8 @@ from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from sandboxes.errors import SandboxError
-from switchboard.identity.scopes import effective_tools
 from switchboard.services import Services
-from toolhost.authentication import granted_of, principal_of
+from toolhost.authentication import usable_tools
 from toolhost.calls import CallPath, lease_owner
 from toolhost.hosted import HostedVersion
 from toolhost.naming import Naming
@@ -39,9 +38,7 @@ class PassThrough:
         """(lease owner, resource URI) -> the version that listed it."""
 
     async def _versions(self, ctx: Context) -> list[HostedVersion]:
-        scope = _scope(ctx)
-        tools = effective_tools(granted_of(scope), principal_of(scope).scopes)
-        ids = sorted({tool.version_id for tool in tools})
+        ids = sorted({tool.version_id for tool in usable_tools(_scope(ctx)).values()})
         return [await self._calls.hosted(version_id) for version_id in ids]
 
     async def _ask(

@@ -33,8 +33,8 @@ from sandboxes.errors import (
     SandboxTimeoutError,
 )
 from sandboxes.launch import LaunchError
+from sandboxes.relay import PeerRelay
 from sandboxes.runtime import Launch
-from sandboxes.sandbox import NO_PEER, ClientPeer
 from toolhost.remote_egress import CheckedTransport, RemoteEgress, tls_context
 
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
@@ -100,7 +100,7 @@ def remote_headers(remote: Remote, secrets: Mapping[str, str]) -> dict[str, str]
     return headers
 
 
-class RemoteServer:
+class RemoteServer(PeerRelay):
     """An initialised MCP session with a remote server, run by a task of its own (the SDK's
     task groups must be entered and left by one task); calls from any task go through it."""
 
@@ -108,7 +108,6 @@ class RemoteServer:
         self.name = name
         self.url = url
         self.client: Client | None = None
-        self.peer: ClientPeer | None = None
         self.started_at = time.monotonic()
         self._broken = False
         self._max_age = max_age
@@ -138,10 +137,7 @@ class RemoteServer:
                         client_info=types.Implementation(
                             name="switchboard", version=version("switchboard")
                         ),
-                        sampling_callback=self._sample,
-                        elicitation_callback=self._elicit,
-                        logging_callback=self._log,
-                        message_handler=self._notified,
+                        **self.relay_callbacks(),
                     ) as client,
                 ):
                     self.client = client
@@ -163,27 +159,13 @@ class RemoteServer:
             self.http_status = status
             self._broken = True
 
-    async def _sample(
-        self, context: Any, params: types.CreateMessageRequestParams
-    ) -> types.CreateMessageResult | types.ErrorData:
-        return NO_PEER if self.peer is None else await self.peer.create_message(params)
-
-    async def _elicit(
-        self, context: Any, params: types.ElicitRequestParams
-    ) -> types.ElicitResult | types.ErrorData:
-        return NO_PEER if self.peer is None else await self.peer.elicit(params)
-
-    async def _log(self, params: types.LoggingMessageNotificationParams) -> None:
-        if self.peer is not None:
-            await self.peer.log(params)
-
     async def _notified(self, message: Any) -> None:
         """A remote may change its tools at any time: one that says so is checked again
         before its next call (a new lease lists and compares them)."""
         if isinstance(message, types.ToolListChangedNotification):
             self._broken = True
-        elif self.peer is not None and not isinstance(message, Exception):
-            await self.peer.notify(message)
+        else:
+            await super()._notified(message)
 
     async def list_tools(self) -> list[types.Tool]:
         tools: list[types.Tool] = []

@@ -15,9 +15,8 @@ from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from starlette.types import Scope
 
-from switchboard.identity.scopes import effective_tools
 from switchboard.services import Services
-from toolhost.authentication import REQUEST_SCOPE, granted_of, principal_of
+from toolhost.authentication import REQUEST_SCOPE, principal_of, usable_tools
 from toolhost.calls import CallPath
 from toolhost.naming import Naming
 from toolhost.notifications import ListChangedNotifier
@@ -54,12 +53,11 @@ def tool_input_schema(name: str) -> Mapping[str, Any] | None:
     scope = REQUEST_SCOPE.get()
     if scope is None:
         return None
-    internal = Naming.of(scope).internal(name)
-    for tool in effective_tools(granted_of(scope), principal_of(scope).scopes):
-        if tool.name == internal:
-            schema: Mapping[str, Any] | None = tool.wire.get("inputSchema")
-            return schema
-    return None
+    tool = usable_tools(scope).get(Naming.of(scope).internal(name))
+    if tool is None:
+        return None
+    schema: Mapping[str, Any] | None = tool.wire.get("inputSchema")
+    return schema
 
 
 def build_server(
@@ -76,7 +74,7 @@ def build_server(
     ) -> types.ListToolsResult:
         scope = http_scope(ctx)
         principal = principal_of(scope)
-        tools = effective_tools(granted_of(scope), principal.scopes)
+        tools = list(usable_tools(scope).values())
         session_id = ctx.request.headers.get("mcp-session-id") if ctx.request else None
         if session_id:
             notifier.shown(session_id, ctx.session, principal, [t.name for t in tools])

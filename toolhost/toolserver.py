@@ -9,7 +9,7 @@ import mcp_types as types
 from mcp import Client
 from mcp.shared.dispatcher import ProgressFnT
 
-from sandboxes.sandbox import ClientPeer
+from sandboxes.relay import ClientPeer
 
 
 class ToolServer(Protocol):

@@ -11,8 +11,6 @@ failure not in `EXPECTED_FAILURES` fails the test, and so does an expected failu
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from tests.conftest import user_with_token
 from tests.e2e.conftest import free_port
 from tests.e2e.live_server import live_switchboard
 from tests.node_tools import NodeTools, node_tools
+from tests.wheels import build_wheels
 
 pytestmark = pytest.mark.docker
 
@@ -69,13 +68,7 @@ extension's 'required task' error passes: the gateway forwards the fixture's err
 
 @pytest.fixture(scope="module")
 def fixture_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("conformance-wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(FIXTURE), "-w", str(target)],
-        check=True,
-        capture_output=True,
-    )
-    return target
+    return build_wheels(tmp_path_factory.mktemp("conformance-wheel"), FIXTURE)
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractAsyncContextManager
@@ -13,6 +11,7 @@ import docker
 import pytest
 
 from sandboxes.runtime import SandboxRuntime, open_runtime
+from tests.wheels import build_wheels
 
 ROOT = Path(__file__).parents[3]
 EXAMPLES = ("clock", "calculator", "pypi-info")
@@ -21,23 +20,8 @@ EXAMPLES = ("clock", "calculator", "pypi-info")
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Wheels of the bundled examples, which sandboxes install although they are not on PyPI."""
-    target = tmp_path_factory.mktemp("wheelhouse")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            *(str(ROOT / "examples" / name) for name in EXAMPLES),
-            "-w",
-            str(target),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return target
+    examples = (ROOT / "examples" / name for name in EXAMPLES)
+    return build_wheels(tmp_path_factory.mktemp("wheelhouse"), *examples)
 
 
 @pytest.fixture(scope="session")

@@ -77,6 +77,7 @@ from sandboxes.manager import SandboxManager
 from sandboxes.ownership import OWNER
 from sandboxes.profile import Limits, RunProfile
 from sandboxes.sandbox import Sandbox, SandboxSpec
+from tests.wheels import build_wheels
 
 pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]
 
@@ -95,12 +96,7 @@ MiB = 1024 * 1024
 def hostile_image(
     docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
 ) -> BuiltImage:
-    wheels = tmp_path_factory.mktemp("hostile-wheels")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", str(FIXTURE), "-w", str(wheels)],
-        check=True,
-        capture_output=True,
-    )
+    wheels = build_wheels(tmp_path_factory.mktemp("hostile-wheels"), FIXTURE)
     return ImageBuilder(docker_client, wheelhouse=wheels).ensure(HOSTILE)
 
 

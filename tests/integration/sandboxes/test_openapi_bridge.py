@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import secrets
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -39,6 +37,7 @@ from sandboxes.images import ImageBuilder, ImageSpec
 from sandboxes.runtime import Launch, open_runtime
 from sandboxes.sandbox import Sandbox
 from switchboard.services import Services
+from tests.wheels import build_wheels
 
 pytestmark = pytest.mark.docker
 
@@ -86,22 +85,7 @@ class CorpApi:
 @pytest.fixture(scope="module")
 def api_image(docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory) -> str:
     """The example API installed like any pypi tool image (its wheel offered besides PyPI)."""
-    wheels = tmp_path_factory.mktemp("tasks-api-wheel")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            str(SPEC.parent),
-            "-w",
-            str(wheels),
-        ],
-        check=True,
-        capture_output=True,
-    )
+    wheels = build_wheels(tmp_path_factory.mktemp("tasks-api-wheel"), SPEC.parent)
     spec = ImageSpec("pypi", "switchboard-example-tasks-api", "0.1.0")
     return ImageBuilder(docker_client, wheelhouse=wheels).ensure(spec).image_id
 

@@ -4,8 +4,6 @@ published through the API, discovered in real containers, approved and granted."
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -20,6 +18,7 @@ import pytest
 from registry.models import Role
 from tests.conftest import user_with_token
 from tests.e2e.live_server import LiveServer, live_switchboard
+from tests.wheels import build_wheels
 
 ROOT = Path(__file__).parents[3]
 PACKAGES = (ROOT / "examples" / "calculator", ROOT / "tests" / "fixtures" / "hostile")
@@ -42,23 +41,7 @@ HOSTILE_MANIFEST: dict[str, Any] = {
 
 @pytest.fixture(scope="session")
 def toolhost_wheels(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    target = tmp_path_factory.mktemp("toolhost-wheels")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "-q",
-            "--no-deps",
-            *map(str, PACKAGES),
-            "-w",
-            str(target),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return target
+    return build_wheels(tmp_path_factory.mktemp("toolhost-wheels"), *PACKAGES)
 
 
 @dataclass(frozen=True)
