@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from sqlalchemy import event
+from sqlalchemy import Engine, event, make_url
+from sqlalchemy import create_engine as create_sync_engine_for
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
@@ -21,6 +22,21 @@ def create_engine(url: str) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
     return create_async_engine(url, pool_pre_ping=True)
+
+
+def create_sync_engine(async_url: str) -> Engine:
+    """A one-connection synchronous engine on the same database, for work that would otherwise
+    cross aiosqlite's thread once per statement: it runs whole in one worker thread instead."""
+    url = make_url(async_url)
+    if url.drivername == "sqlite+aiosqlite":
+        engine = create_sync_engine_for(
+            url.set(drivername="sqlite+pysqlite"),
+            connect_args={"timeout": 30, "check_same_thread": False},
+            pool_size=1,
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_sync_engine_for(url, pool_size=1, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:

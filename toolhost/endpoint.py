@@ -59,7 +59,7 @@ class Toolhost:
     def __init__(self, services: Services, telemetry: Telemetry) -> None:
         self.services = services
         self.telemetry = telemetry
-        self.audit = AuditWriter(services.sessions)
+        self.audit = AuditWriter(services.settings.effective_database_url)
         self._runtime: LazyRuntime | None = None
         self.router = SandboxRouter(
             self._sandbox_runtime,

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import Connection, insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 from sqlmodel import col, select
@@ -83,15 +84,21 @@ async def append_in(
     return records
 
 
-def append_sync(session: Session, events: list[Event]) -> None:
-    """`append_in` for a synchronous session, as commit hooks have."""
-    last = (
-        session.execute(select(AuditRecord).order_by(col(AuditRecord.seq).desc()).limit(1))
-        .scalars()
-        .first()
-    )
-    session.add_all(chain(events, (0, GENESIS) if last is None else (last.seq or 0, last.hash)))
-    session.flush()
+def append_sync(
+    connection: Connection | Session, events: list[Event], tip: Tip | None = None
+) -> list[AuditRecord]:
+    """`append_in` for synchronous code: commit hooks, and the group-commit writer's thread,
+    which inserts each batch in one statement."""
+    records = chain(events, tip or _tip_sync(connection))
+    connection.execute(insert(AuditRecord), [record.model_dump() for record in records])
+    return records
+
+
+def _tip_sync(connection: Connection | Session) -> Tip:
+    last = connection.execute(
+        select(AuditRecord.seq, AuditRecord.hash).order_by(col(AuditRecord.seq).desc()).limit(1)
+    ).first()
+    return (0, GENESIS) if last is None else (last[0] or 0, last[1])
 
 
 def chain(events: list[Event], tip: Tip) -> list[AuditRecord]:

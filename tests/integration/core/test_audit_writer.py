@@ -11,7 +11,7 @@ from switchboard.services import Services
 
 
 async def test_concurrent_writes_are_batched_and_chained(services: Services) -> None:
-    writer = AuditWriter(services.sessions)
+    writer = AuditWriter(services.settings.effective_database_url)
     async with writer.running(), anyio.create_task_group() as tasks:
         for n in range(200):
             tasks.start_soon(writer.write, Event("caller", "tool.call", "ok", f"t{n}"))
