@@ -27,7 +27,7 @@ SWITCHBOARD_KEY = "switchboard"
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
 KEY = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 VERSION = re.compile(r"^\d+\.\d+\.\d+([-+][0-9A-Za-z.-]+)?$")
-TOOL_REF = re.compile(r"^[a-z0-9][a-z0-9-]*(\.[A-Za-z0-9_.-]+)?$")
+TOOL_REF = re.compile(r"^[a-z0-9][a-z0-9_-]*(\.[A-Za-z0-9_.-]+)?$")
 SPEC_FIELDS_REFUSED = {
     "model": "set the model alias in `switchboard.model`; agents reach models only via the router",
     "deps_schema": "Switchboard agents take their input from `switchboard.questions`",
@@ -83,17 +83,19 @@ class Approval(_Block):
     whose annotations do not say read-only, or do say destructive."""
 
     mode: Literal["annotations", "always", "never"] = "annotations"
-    always: list[str] = Field(default_factory=list)
-    """Tools that always need approval, whatever their annotations."""
-    never: list[str] = Field(default_factory=list)
-    """Tools trusted to run unattended, whatever their annotations."""
+    always: list[Annotated[str, Field(pattern=TOOL_REF.pattern)]] = Field(default_factory=list)
+    """Tools (or servers) that always need approval, whatever their annotations."""
+    never: list[Annotated[str, Field(pattern=TOOL_REF.pattern)]] = Field(default_factory=list)
+    """Tools (or servers) trusted to run unattended, whatever their annotations."""
     delegates: list[str] = Field(default_factory=list)
     """User names who may decide besides the person who launched the run."""
 
     def needs_approval(self, tool: str, *, read_only: bool, destructive: bool) -> bool:
-        if tool in self.never:
+        """`tool` is `slug.tool`; `always` and `never` may name the tool or its whole server."""
+        named = {tool, tool.partition(".")[0]}
+        if named & set(self.never):
             return False
-        if tool in self.always or self.mode == "always":
+        if named & set(self.always) or self.mode == "always":
             return True
         if self.mode == "never":
             return False
@@ -175,15 +177,47 @@ def _shown(value: Any) -> str:
     return str(value)
 
 
+class _StrictLoader(yaml.SafeLoader):
+    """Safe YAML minus what makes a document mean something other than it reads: a key given
+    twice (YAML silently keeps the last) and aliases (which expand without bound when the
+    document is stored as JSON)."""
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None,
+                None,
+                "aliases (`*name`) are not allowed; repeat the value instead",
+                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+            )
+        return super().compose_node(parent, index)
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                repeated = key in seen
+            except TypeError:
+                continue
+            if repeated:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key {key!r} appears twice; keep one", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep)
+
+
 def parse_agent(text: str | bytes, source: str = "agent document") -> AgentDocument:
     """Validate an agent document; every problem found is reported, each at its JSON pointer."""
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader subclass)
     except yaml.YAMLError as exc:
         raise InvalidDocumentError(source, [Problem("", f"not valid YAML: {exc}")]) from exc
     if not isinstance(data, dict):
         raise InvalidDocumentError(source, [Problem("", "an agent document is a YAML mapping")])
-    return agent_from_dict(data, source)
+    # As JSON sees it (dates become text, keys strings): what is stored is what was validated.
+    return agent_from_dict(json.loads(json.dumps(data, default=str)), source)
 
 
 def agent_from_dict(data: dict[str, Any], source: str = "agent document") -> AgentDocument:

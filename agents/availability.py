@@ -1,0 +1,170 @@
+"""Whether one caller may launch an agent now, which tools it would get, and if not, why not.
+
+Read from the same catalogue index and grants the MCP endpoint uses (`registry.visibility`), so
+an agent offered as launchable gets exactly the tools its run's token will carry: its tools
+intersected with the caller's grants. Each reason names what to do about it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from dataclasses import dataclass
+
+from pydantic import BaseModel
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from agents.spec import AgentDocument
+from registry.models import Membership, ReviewStatus, Role, Server, ServerVersion, Team, User
+from registry.visibility import CatalogCache, IndexedTool
+from switchboard.identity.accounts import at_least_role
+
+DEFAULT_MODELS = frozenset({"default"})
+"""Aliases assumed known when no routed model layer is given: the embedded local model."""
+
+
+@dataclass(frozen=True)
+class Caller:
+    username: str
+    role: Role
+    teams: frozenset[str]
+    granted: dict[str, IndexedTool]
+    """Every tool the caller may call, by its `slug.tool` name."""
+
+    def sees(self, document: AgentDocument) -> bool:
+        """Developers and above see every agent (with why they cannot launch it); people
+        with the `user` role only the agents their teams may launch."""
+        return at_least_role(self.role, Role.developer) or self.in_audience(document)
+
+    def in_audience(self, document: AgentDocument) -> bool:
+        teams = document.switchboard.visibility
+        return not teams or bool(self.teams.intersection(teams))
+
+
+class AgentTool(BaseModel):
+    name: str
+    """`<server-slug>.<tool>`, as the MCP endpoint names it."""
+    title: str | None = None
+    read_only: bool
+    destructive: bool
+    needs_approval: bool
+    granted: bool
+    """Whether this caller may call it; the run gets only granted tools."""
+
+
+class Availability(BaseModel):
+    launchable: bool
+    reasons: list[str]
+    tools: list[AgentTool]
+
+
+async def caller(session: AsyncSession, catalog: CatalogCache, username: str) -> Caller:
+    """The caller's role, teams and granted tools (nothing for an unknown user)."""
+    user = (await session.exec(select(User).where(User.username == username))).first()
+    teams = await session.exec(
+        select(Team.name)
+        .join(Membership, col(Membership.team_id) == Team.id)
+        .join(User, col(User.id) == Membership.user_id)
+        .where(User.username == username)
+    )
+    granted = await catalog.visible_tools(session, username)
+    return Caller(
+        username=username,
+        role=Role(user.role) if user else Role.user,
+        teams=frozenset(teams.all()),
+        granted={tool.name: tool for tool in granted},
+    )
+
+
+async def availability(
+    session: AsyncSession,
+    catalog: CatalogCache,
+    who: Caller,
+    document: AgentDocument,
+    *,
+    models: Collection[str] = DEFAULT_MODELS,
+) -> Availability:
+    block = document.switchboard
+    reasons: list[str] = []
+    if not who.in_audience(document):
+        reasons.append(
+            f"not visible to your teams: only {', '.join(block.visibility)} may launch it; "
+            "ask an admin to add you to one of them"
+        )
+    if block.model not in models:
+        reasons.append(
+            f"no model: the alias `{block.model}` is not configured in the routed model layer; "
+            "ask an admin to add it to the model file"
+        )
+    index = await catalog.index(session)
+    slugs = {ref.partition(".")[0] for ref in block.tools}
+    servers = {
+        s.slug: s for s in (await session.exec(select(Server).where(col(Server.slug).in_(slugs))))
+    }
+    tools: dict[str, AgentTool] = {}
+    for ref in block.tools:
+        slug, _, tool_name = ref.partition(".")
+        server = servers.get(slug)
+        if server is None:
+            reasons.append(
+                f"`{ref}`: no server `{slug}` in the catalogue; publish it "
+                "(`switchboard publish`) or fix the agent's `switchboard.tools`"
+            )
+            continue
+        offered = index.by_server.get(server.id or 0, ())
+        if not offered:
+            reasons.append(f"`{ref}`: {await _why_unavailable(session, server)}")
+            continue
+        wanted = [t for t in offered if not tool_name or t.name == ref]
+        if not wanted:
+            names = ", ".join(t.name for t in offered)
+            reasons.append(
+                f"`{ref}`: no such tool in the catalogue; server `{slug}` offers {names}"
+            )
+            continue
+        for tool in wanted:
+            tools[tool.name] = _describe(tool, document, granted=tool.name in who.granted)
+        if not any(t.name in who.granted for t in wanted):
+            what = f"the tool `{ref}`" if tool_name else f"any tool of server `{slug}`"
+            scopes = sorted(set().union(*(t.scopes for t in wanted)))
+            needs = f" (it needs scopes: {', '.join(scopes)})" if scopes else ""
+            reasons.append(
+                f"`{ref}`: you are not granted {what}{needs}; ask a security reviewer to grant "
+                f"your team access to `{slug}`"
+            )
+    return Availability(launchable=not reasons, reasons=reasons, tools=list(tools.values()))
+
+
+async def _why_unavailable(session: AsyncSession, server: Server) -> str:
+    """Why a server offers no tools: quarantined, or no version approved yet."""
+    live = await session.get(ServerVersion, server.live_version_id or 0)
+    if live is not None and live.status == ReviewStatus.quarantined:
+        return (
+            f"server `{server.slug}` is quarantined: its tools changed since they were "
+            "reviewed; a security reviewer must review it again"
+        )
+    newest = (
+        await session.exec(
+            select(ServerVersion.status)
+            .where(ServerVersion.server_id == server.id)
+            .order_by(col(ServerVersion.id).desc())
+        )
+    ).first()
+    state = f"its newest version is {newest}" if newest else "it has no versions"
+    return f"server `{server.slug}` is not approved ({state}); a security reviewer must approve it"
+
+
+def _describe(tool: IndexedTool, document: AgentDocument, *, granted: bool) -> AgentTool:
+    hints = tool.wire.get("annotations") or {}
+    read_only = bool(hints.get("readOnlyHint", False))
+    destructive = not read_only and bool(hints.get("destructiveHint", True))
+    return AgentTool(
+        name=tool.name,
+        title=tool.wire.get("title") or hints.get("title"),
+        read_only=read_only,
+        destructive=destructive,
+        needs_approval=document.switchboard.approval.needs_approval(
+            tool.name, read_only=read_only, destructive=destructive
+        ),
+        granted=granted,
+    )
