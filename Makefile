@@ -10,6 +10,7 @@ EXAMPLES := examples/clock examples/calculator examples/pypi-info examples/tasks
 ## Set everything up on this machine and start Switchboard on http://127.0.0.1:8080.
 up: setup wheelhouse
 	$(BIN)/switchboard init
+	$(BIN)/switchboard agent publish --catalog
 	$(BIN)/switchboard serve
 
 ## The examples as wheels, so sandboxes can install them although they are not on PyPI.

@@ -97,40 +97,43 @@ async def availability(
             "ask an admin to add it to the model file"
         )
     index = await catalog.index(session)
-    slugs = {ref.partition(".")[0] for ref in block.tools}
-    servers = {
-        s.slug: s for s in (await session.exec(select(Server).where(col(Server.slug).in_(slugs))))
-    }
-    tools: dict[str, AgentTool] = {}
+    refs_by_slug: dict[str, list[str]] = {}
     for ref in block.tools:
-        slug, _, tool_name = ref.partition(".")
+        refs_by_slug.setdefault(ref.partition(".")[0], []).append(ref)
+    query = select(Server).where(col(Server.slug).in_(refs_by_slug))
+    servers = {server.slug: server for server in await session.exec(query)}
+    tools: dict[str, AgentTool] = {}
+    for slug, refs in refs_by_slug.items():
         server = servers.get(slug)
+        needed = f"needed for {', '.join(f'`{ref}`' for ref in refs)}"
         if server is None:
             reasons.append(
-                f"`{ref}`: no server `{slug}` in the catalogue; publish it "
+                f"no server `{slug}` in the catalogue ({needed}); publish it "
                 "(`switchboard publish`) or fix the agent's `switchboard.tools`"
             )
             continue
         offered = index.by_server.get(server.id or 0, ())
         if not offered:
-            reasons.append(f"`{ref}`: {await _why_unavailable(session, server)}")
+            reasons.append(f"{await _why_unavailable(session, server)} ({needed})")
             continue
-        wanted = [t for t in offered if not tool_name or t.name == ref]
-        if not wanted:
-            names = ", ".join(t.name for t in offered)
+        ungranted: list[IndexedTool] = []
+        for ref in refs:
+            wanted = [t for t in offered if t.name == ref or ref == slug]
+            if not wanted:
+                names = ", ".join(f"`{t.name}`" for t in offered)
+                reasons.append(f"no tool `{ref}` in the catalogue; server `{slug}` offers {names}")
+                continue
+            for tool in wanted:
+                tools[tool.name] = _describe(tool, document, granted=tool.name in who.granted)
+            if not any(t.name in who.granted for t in wanted):
+                ungranted.extend(wanted)
+        if ungranted:
+            names = ", ".join(f"`{t.name}`" for t in ungranted)
+            scopes = sorted(set().union(*(t.scopes for t in ungranted)))
+            needs = f" (scopes: {', '.join(scopes)})" if scopes else ""
             reasons.append(
-                f"`{ref}`: no such tool in the catalogue; server `{slug}` offers {names}"
-            )
-            continue
-        for tool in wanted:
-            tools[tool.name] = _describe(tool, document, granted=tool.name in who.granted)
-        if not any(t.name in who.granted for t in wanted):
-            what = f"the tool `{ref}`" if tool_name else f"any tool of server `{slug}`"
-            scopes = sorted(set().union(*(t.scopes for t in wanted)))
-            needs = f" (it needs scopes: {', '.join(scopes)})" if scopes else ""
-            reasons.append(
-                f"`{ref}`: you are not granted {what}{needs}; ask a security reviewer to grant "
-                f"your team access to `{slug}`"
+                f"missing tool grant: you may not call {names}{needs}; ask a security reviewer "
+                f"to grant your team access to server `{slug}`"
             )
     return Availability(launchable=not reasons, reasons=reasons, tools=list(tools.values()))
 

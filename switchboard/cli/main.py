@@ -12,7 +12,16 @@ from pydantic import ValidationError
 
 from registry.errors import RegistryError
 from sandboxes.errors import SandboxError
-from switchboard.cli import access, auditing, catalog, discovering, identity, reviewing, server
+from switchboard.cli import (
+    access,
+    agents,
+    auditing,
+    catalog,
+    discovering,
+    identity,
+    reviewing,
+    server,
+)
 from switchboard.cli.context import Command
 from switchboard.services import open_services
 from switchboard.settings import Settings
@@ -38,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     access.register(commands)
     identity.register(commands)
     auditing.register(commands)
+    agents.register(commands)
     return parser
 
 

@@ -8,11 +8,11 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from web.api import access, catalog, me
+from web.api import access, agents, catalog, me
 from web.api.endpoints import openapi_document
 
 PREFIX = "/api/v1"
-ENDPOINTS = [*catalog.ENDPOINTS, *access.ENDPOINTS, *me.ENDPOINTS]
+ENDPOINTS = [*catalog.ENDPOINTS, *access.ENDPOINTS, *me.ENDPOINTS, *agents.ENDPOINTS]
 
 
 def api_routes() -> list[BaseRoute]:

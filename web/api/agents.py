@@ -1,0 +1,108 @@
+"""`/agents`: publishing agent documents and the catalogue each caller may launch from."""
+
+from __future__ import annotations
+
+import anyio
+from pydantic import BaseModel
+from starlette.requests import Request
+
+from agents.availability import caller
+from agents.listing import AgentCard, AgentDetail, agent_cards, agent_detail
+from agents.publishing import publish_agent
+from agents.spec import parse_agent
+from registry.errors import InvalidDocumentError, Problem
+from registry.models import Role
+from registry.teams import ensure_user, get_team
+from web.api.deps import actor_name, services
+from web.api.endpoints import MAX_BODY, NUL_PROBLEM, Endpoint, RequestTooLargeError
+
+SOURCE = "request body"
+
+
+class PublishedAgent(BaseModel):
+    name: str
+    version: str
+    digest: str
+    created: bool
+    """False when this exact document was already published under this version."""
+
+
+async def _document_text(request: Request) -> str:
+    """The raw body (YAML or JSON, which YAML reads too), up to the API's body limit."""
+    raw = bytearray()
+    async for chunk in request.stream():
+        raw.extend(chunk)
+        if len(raw) > MAX_BODY:
+            raise RequestTooLargeError(f"request body exceeds {MAX_BODY // 1024 // 1024} MiB")
+    try:
+        text = raw.decode()
+    except UnicodeDecodeError:
+        raise InvalidDocumentError(SOURCE, [Problem("", "not UTF-8 text")]) from None
+    if "\x00" in text:
+        raise InvalidDocumentError(SOURCE, [Problem("", NUL_PROBLEM)])
+    return text
+
+
+async def publish(request: Request, team: str | None) -> PublishedAgent:
+    """Publish a version; the same document again is a no-op, a changed one needs a new version."""
+    svc = services(request)
+    text = await _document_text(request)
+    document = await anyio.to_thread.run_sync(parse_agent, text, SOURCE)
+    async with svc.transaction() as session:
+        owner = await get_team(session, team or svc.settings.default_team)
+        actor = await ensure_user(session, actor_name(request))
+        published = await publish_agent(session, document, team=owner, actor=actor)
+    return PublishedAgent(
+        name=document.name,
+        version=published.version.version,
+        digest=published.version.digest,
+        created=published.created,
+    )
+
+
+async def list_agents(request: Request) -> list[AgentCard]:
+    svc = services(request)
+    async with svc.sessions() as session:
+        who = await caller(session, svc.catalog, actor_name(request))
+        return await agent_cards(session, svc.catalog, who)
+
+
+async def show_agent(request: Request, name: str, version: str | None) -> AgentDetail:
+    svc = services(request)
+    async with svc.sessions() as session:
+        who = await caller(session, svc.catalog, actor_name(request))
+        return await agent_detail(session, svc.catalog, who, name, version)
+
+
+ENDPOINTS = [
+    Endpoint(
+        "POST",
+        "/agents",
+        publish,
+        "Publish an agent document (YAML or JSON body); republishing the same document is a "
+        "no-op, a changed one needs a new `switchboard.version`",
+        response=PublishedAgent,
+        status=201,
+        query=("team",),
+        tags=("agents",),
+        role=Role.developer,
+    ),
+    Endpoint(
+        "GET",
+        "/agents",
+        list_agents,
+        "The agents you may see, each saying whether you can launch it now and, if not, why",
+        response=list[AgentCard],
+        tags=("agents",),
+    ),
+    Endpoint(
+        "GET",
+        "/agents/{name}",
+        show_agent,
+        "One agent: its document, versions, launch form, and the tools it will use (and which "
+        "need approval)",
+        response=AgentDetail,
+        query=("version",),
+        tags=("agents",),
+    ),
+]
