@@ -178,6 +178,17 @@ class Settings(BaseSettings):
         description="ID-token claim listing the user's groups; each one that names a "
         "Switchboard team makes the user a member.",
     )
+    models_file: Path | None = Field(
+        default=None,
+        description="YAML model file: model aliases, their deployments (provider, model, key, "
+        "prices) and team budgets and limits. Unset: alias `default` is the embedded local "
+        "model. A file stored through `PUT /api/v1/models/config` takes precedence.",
+    )
+    models_refresh_seconds: float = Field(
+        default=5,
+        gt=0,
+        description="How often each replica re-reads the model file stored through the API.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the server: debug, info, warning, error."
     )

@@ -1,0 +1,105 @@
+"""The routed model layer of one process: the shared HTTP client, the model file, the router.
+
+`switchboard serve` builds one in its lifespan (`app.state.models`); the agent engine asks it
+for pydantic-ai models (`ModelLayer.model`), and `/v1` routes requests through it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+
+import httpx2
+from opentelemetry.trace import Tracer
+from pydantic_ai.models import Model
+from sqlmodel import col, select
+
+from agents.models.endpoints import Endpoints, LocalEndpoint
+from agents.models.errors import ModelLayerError
+from agents.models.ledger import UsageLedger
+from agents.models.pydantic_model import routed_model
+from agents.models.router import Attribution, Router
+from agents.models.store import ConfigStore
+from registry.models import Membership, Team, User
+from switchboard.audit.writer import AuditWriter
+from switchboard.services import Services
+
+
+class ForbiddenTeamError(ModelLayerError):
+    status_code = 403
+    code = "forbidden_team"
+
+
+class ModelLayer:
+    def __init__(
+        self,
+        services: Services,
+        tracer: Tracer,
+        *,
+        audit: AuditWriter | None = None,
+        local: LocalEndpoint | None = None,
+        environ: Mapping[str, str] = os.environ,
+    ) -> None:
+        settings = services.settings
+        self.services = services
+        self.audit = audit
+        self.store = ConfigStore(
+            services.sessions,
+            services.secrets,
+            settings.models_file,
+            settings.models_refresh_seconds,
+        )
+        self.endpoints = Endpoints(self.store, local, environ)
+        self.ledger = UsageLedger(services.sessions)
+        self._tracer = tracer
+        self._router: Router | None = None
+
+    @property
+    def router(self) -> Router:
+        if self._router is None:
+            raise RuntimeError("the model layer is not running: use `async with layer.running()`")
+        return self._router
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[ModelLayer]:
+        """Load the model file (a bad one stops start-up, naming the field) and open the one
+        HTTP client every provider call shares."""
+        await self.store.load()
+        async with httpx2.AsyncClient(
+            limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
+            follow_redirects=False,
+        ) as http:
+            self._router = Router(self.store.fresh, http, self.endpoints, self.ledger, self._tracer)
+            try:
+                yield self
+            finally:
+                self._router = None
+
+    def model(self, alias: str, attribution: Attribution) -> Model:
+        """A pydantic-ai model whose every request goes through the router for `alias`, charged
+        to `attribution` (see `agents.models.pydantic_model`)."""
+        return routed_model(self.router, alias, attribution=attribution)
+
+    async def team_for(self, username: str, requested: str | None) -> str:
+        """The team a user's model calls are charged to: `requested` if they belong to it, else
+        their one team besides the default team, else the default team."""
+        default = self.services.settings.default_team
+        async with self.services.sessions() as session:
+            teams = list(
+                await session.exec(
+                    select(Team.name)
+                    .join(Membership, col(Membership.team_id) == col(Team.id))
+                    .join(User, col(User.id) == col(Membership.user_id))
+                    .where(User.username == username)
+                )
+            )
+        if requested is not None:
+            if requested not in teams:
+                raise ForbiddenTeamError(
+                    f"{username} is not a member of team `{requested}`; their teams: "
+                    f"{', '.join(sorted(teams)) or 'none'}"
+                )
+            return requested
+        own = [team for team in teams if team != default]
+        return own[0] if len(own) == 1 else default
