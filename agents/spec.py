@@ -133,10 +133,17 @@ class SwitchboardBlock(_Block):
         if duplicates:
             raise ValueError(f"question keys must be unique; repeated: {', '.join(duplicates)}")
         try:
-            fields = [name for _, name, _, _ in string.Formatter().parse(self.prompt) if name]
+            fields = [n for _, n, _, _ in string.Formatter().parse(self.prompt) if n is not None]
         except ValueError as exc:
             message = f"`prompt` is not a valid template ({exc}); write `{{{{` for `{{`"
             raise ValueError(message) from exc
+        odd = [name for name in fields if not KEY.match(name)]
+        if odd:
+            shown = ", ".join(f"`{{{name}}}`" for name in odd)
+            raise ValueError(
+                f"`prompt` placeholders are a question's key, such as `{{topic}}`; not {shown} "
+                "(write `{{` and `}}` for literal braces)"
+            )
         unknown = sorted(set(fields) - set(keys))
         if unknown:
             raise ValueError(f"`prompt` uses {', '.join(unknown)}, which no question asks for")
