@@ -400,8 +400,14 @@ class RoutedStream:
         self.wants_usage = wants_usage
         self.on_finish = on_finish
         self.outcome: Outcome | None = None
+        self._started = False
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
+        """The stream, once: iterating again (as the OpenAI client does to drain a response)
+        yields nothing, and the usage is accounted only once."""
+        if self._started:
+            return
+        self._started = True
         opened = self.opened
         output_chars = 0
         error: ModelLayerError | None = None
