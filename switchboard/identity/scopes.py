@@ -8,6 +8,7 @@ grant takes effect at once. The vocabulary:
 - `api`: the JSON API, with what the caller's role allows;
 - `metrics`: `/metrics` and nothing else, for scrapers; only `security` and `admin` users hold it;
 - `tools:<server-slug>`: every granted tool of one server (the server-wide scope);
+- `tool:<server-slug>.<tool>`: one granted tool (what an agent run's token carries);
 - any other name: a tool scope from a manifest's `toolScopes` (such as `time:convert`),
   covering the granted tools that require only scopes the token carries.
 """
@@ -23,6 +24,7 @@ MCP = "mcp"
 API = "api"
 METRICS = "metrics"
 SERVER_PREFIX = "tools:"
+TOOL_PREFIX = "tool:"
 BASE_SCOPES = (MCP, API)
 NOT_TOOL_SCOPES = frozenset({MCP, API, METRICS})
 METRICS_ROLES = frozenset({Role.security, Role.admin})
@@ -30,6 +32,11 @@ METRICS_ROLES = frozenset({Role.security, Role.admin})
 
 def server_scope(slug: str) -> str:
     return f"{SERVER_PREFIX}{slug}"
+
+
+def tool_scope(name: str) -> str:
+    """The scope for one tool, by its catalogue name `<server-slug>.<tool>`."""
+    return f"{TOOL_PREFIX}{name}"
 
 
 def slug_of(tool: IndexedTool) -> str:
@@ -43,6 +50,8 @@ def parse_scope(text: str | None) -> list[str]:
 
 def token_allows(tool: IndexedTool, token_scopes: frozenset[str]) -> bool:
     if MCP in token_scopes or server_scope(slug_of(tool)) in token_scopes:
+        return True
+    if tool_scope(tool.name) in token_scopes:
         return True
     return bool(tool.scopes) and tool.scopes <= token_scopes
 

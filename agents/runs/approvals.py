@@ -1,0 +1,143 @@
+"""Which tool calls wait for a person, and recording their decisions.
+
+The decision uses the tool's annotations as the toolhost lists them (`readOnlyHint`,
+`destructiveHint`) and the agent's `approval` block, whose lists may name a tool
+(`<slug>.<tool>`) or a whole server (`<slug>`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic_ai import RunContext
+from pydantic_ai.tools import ToolDefinition
+from sqlalchemy import update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from agents.runs.errors import NotYourRunError, RunFinishedError, RunNotFoundError
+from agents.runs.events import next_seq
+from agents.runs.tables import AgentRun, ApprovalStatus, RunApproval, RunEvent, RunStatus
+from agents.spec import Approval
+
+
+def hints(annotations: dict[str, Any] | None) -> tuple[bool, bool]:
+    """(read-only, destructive) as MCP defines the hints' defaults."""
+    annotations = annotations or {}
+    read_only = annotations.get("readOnlyHint") is True
+    destructive = not read_only and annotations.get("destructiveHint") is not False
+    return read_only, destructive
+
+
+def needs_approval(policy: Approval, tool: str, annotations: dict[str, Any] | None) -> bool:
+    slug = tool.partition(".")[0]
+    if tool not in policy.always and tool not in policy.never:
+        if slug in policy.never:
+            return False
+        if slug in policy.always:
+            return True
+    read_only, destructive = hints(annotations)
+    return policy.needs_approval(tool, read_only=read_only, destructive=destructive)
+
+
+def approval_check(policy: Approval) -> Callable[[RunContext[Any], ToolDefinition, Any], bool]:
+    """For `ApprovalRequiredToolset`: whether this call must wait for a person."""
+
+    def check(_: RunContext[Any], tool: ToolDefinition, __: Any) -> bool:
+        return needs_approval(policy, tool.name, (tool.metadata or {}).get("annotations"))
+
+    return check
+
+
+@dataclass(frozen=True)
+class Decided:
+    run: AgentRun
+    approval: RunApproval
+    resume: bool
+    """Every approval the run waited on is decided: it is queued to resume."""
+
+
+async def decide(
+    session: AsyncSession,
+    *,
+    run_id: str,
+    approval_id: int,
+    username: str,
+    deciders: list[str],
+    approve: bool,
+    note: str | None,
+) -> Decided:
+    """Record one decision; when it was the last one awaited, queue the run to resume."""
+    run = await session.get(AgentRun, run_id)
+    approval = await session.get(RunApproval, approval_id)
+    if run is None or approval is None or approval.run_id != run_id:
+        raise RunNotFoundError(f"run {run_id} has no approval {approval_id}")
+    if username != run.username and username not in deciders:
+        raise NotYourRunError(
+            f"only {run.username} (who launched the run) or a delegate the agent names "
+            f"({', '.join(deciders) or 'none'}) may decide its approvals"
+        )
+    if run.status != RunStatus.waiting_approval:
+        raise RunFinishedError(
+            f"run {run_id} is {run.status}, not waiting for approval; nothing to decide"
+        )
+    if approval.status != ApprovalStatus.pending:
+        raise RunFinishedError(
+            f"approval {approval_id} was already {approval.status} by {approval.decided_by}"
+        )
+    approval.status = ApprovalStatus.approved if approve else ApprovalStatus.denied
+    approval.decided_by = username
+    approval.decided_at = datetime.now(UTC)
+    approval.note = note
+    session.add(approval)
+    await session.flush()
+    session.add(
+        RunEvent(
+            run_id=run_id,
+            seq=await next_seq(session, run_id),
+            kind="approval_decision",
+            data={
+                "approval_id": approval_id,
+                "tool": approval.tool,
+                "approve": approve,
+                "by": username,
+                "note": note,
+            },
+        )
+    )
+    pending = (
+        await session.exec(
+            select(RunApproval.id).where(
+                RunApproval.run_id == run_id, RunApproval.status == ApprovalStatus.pending
+            )
+        )
+    ).first()
+    resume = pending is None
+    if resume:
+        await session.exec(
+            update(AgentRun)
+            .where(col(AgentRun.id) == run_id, col(AgentRun.status) == RunStatus.waiting_approval)
+            .values(status=RunStatus.queued, reason=None)
+        )
+        session.add(
+            RunEvent(
+                run_id=run_id,
+                seq=await next_seq(session, run_id),
+                kind="status",
+                data={"status": RunStatus.queued, "reason": "every approval is decided"},
+            )
+        )
+    await session.refresh(run)
+    return Decided(run, approval, resume)
+
+
+async def void_pending(session: AsyncSession, run_id: str) -> None:
+    """A run that ends while it waits leaves no approval open."""
+    await session.exec(
+        update(RunApproval)
+        .where(col(RunApproval.run_id) == run_id, col(RunApproval.status) == "pending")
+        .values(status=ApprovalStatus.void)
+    )

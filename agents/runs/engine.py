@@ -1,0 +1,614 @@
+"""The run engine: starts queued runs within the concurrency limits, drives each through
+pydantic-ai against Switchboard's own `/mcp`, records every step, pauses for approvals and
+resumes from the stored history, and never leaves a run silently lost.
+
+A run is claimed by one process (`runner`) with an atomic update, so several replicas can
+share the queue; the claiming process keeps a heartbeat on it, and a run whose heartbeat stops
+(its process died) is marked `interrupted` by whichever process notices first.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Collection
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+import anyio
+import httpx2
+from anyio.abc import TaskGroup
+from pydantic import TypeAdapter
+from pydantic_ai import Agent, DeferredToolRequests, DeferredToolResults, ToolDenied
+from pydantic_ai.exceptions import AgentRunError, UsageLimitExceeded
+from pydantic_ai.mcp import MCPToolset
+from pydantic_ai.messages import ModelMessage, ModelMessagesTypeAdapter
+from pydantic_ai.models import Model
+from pydantic_ai.output import StructuredDict
+from pydantic_ai.toolsets import AbstractToolset
+from pydantic_ai.usage import RunUsage, UsageLimits
+from sqlalchemy import func, update
+from sqlmodel import col, select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from agents.availability import DEFAULT_MODELS, availability, caller
+from agents.runs.approvals import approval_check, void_pending
+from agents.runs.errors import RunFinishedError
+from agents.runs.events import EventLog, Redactor, next_seq
+from agents.runs.launch import answers_context, history_context, redactor_for
+from agents.runs.steps import request_events, response_events
+from agents.runs.tables import (
+    FINISHED,
+    AgentRun,
+    ApprovalStatus,
+    RunApproval,
+    RunEvent,
+    RunStatus,
+)
+from agents.runs.tokens import agent_client_id, run_token
+from agents.spec import AgentDocument, agent_from_dict
+from agents.tables import AgentVersionRecord
+from switchboard.audit.log import Event
+from switchboard.services import Services
+
+logger = logging.getLogger(__name__)
+
+CLAIM_BATCH = 50
+USAGE = TypeAdapter(RunUsage)
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """Whom a run's model calls are charged to."""
+
+    run_id: str
+    user: str
+    team: str
+
+
+ModelFor = Callable[[str, Attribution], Model]
+"""The routed model for an alias, charged to the attribution (tests pass a `FunctionModel`)."""
+AuditWrite = Callable[[Event], Awaitable[None]]
+ToolsetWrap = Callable[[AbstractToolset[Any]], AbstractToolset[Any]]
+
+
+class NoModelLayerError(RuntimeError):
+    """No routed model layer was given to the engine."""
+
+
+def no_model(alias: str, _: Attribution) -> Model:
+    raise NoModelLayerError(
+        f"no routed model layer is configured, so model `{alias}` cannot be called"
+    )
+
+
+@dataclass(frozen=True)
+class Stop:
+    status: RunStatus
+    reason: str | None = None
+    output: Any = None
+
+
+class RunEngine:
+    def __init__(
+        self,
+        services: Services,
+        *,
+        audit: AuditWrite,
+        model_for: ModelFor = no_model,
+        known_models: Callable[[], Collection[str]] = lambda: DEFAULT_MODELS,
+    ) -> None:
+        settings = services.settings
+        self.services = services
+        self.audit = audit
+        self.model_for = model_for
+        self.known_models = known_models
+        self.events = EventLog(services.sessions)
+        self.runner_id = uuid.uuid4().hex
+        self.max_total = settings.agent_max_concurrent_runs
+        self.max_per_user = settings.agent_max_runs_per_user
+        self.heartbeat_seconds = settings.agent_heartbeat_seconds
+        self.mcp_url = settings.agent_mcp_url or _loopback_mcp_url(settings.host, settings.port)
+        self._mcp_url_fixed = settings.agent_mcp_url is not None
+        self.wrap_toolset: ToolsetWrap = lambda toolset: toolset
+        """A seam for measuring tool time (the overhead benchmark); the identity otherwise."""
+        self._active: dict[str, anyio.CancelScope] = {}
+        self._kick = anyio.Event()
+        self._tasks: TaskGroup | None = None
+
+    def reached_at(self, server: tuple[str, int] | None) -> None:
+        """The address a request reached this process at: `/mcp` is reachable there too
+        (unless `SWITCHBOARD_AGENT_MCP_URL` says otherwise)."""
+        if server is not None and not self._mcp_url_fixed:
+            self.mcp_url = _loopback_mcp_url(*server)
+
+    @asynccontextmanager
+    async def running(self) -> AsyncIterator[RunEngine]:
+        await self.interrupt_stale(startup=True)
+        async with anyio.create_task_group() as tasks:
+            self._tasks = tasks
+            tasks.start_soon(self._schedule_forever)
+            tasks.start_soon(self._heartbeat_forever)
+            try:
+                yield self
+            finally:
+                self._tasks = None
+                tasks.cancel_scope.cancel()
+
+    def kick(self) -> None:
+        """Look at the queue now rather than at the next poll."""
+        self._kick.set()
+
+    # -- the queue -------------------------------------------------------------------------
+
+    async def _schedule_forever(self) -> None:
+        while True:
+            try:
+                await self._start_queued()
+            except Exception:
+                logger.exception("could not start queued agent runs")
+            with anyio.move_on_after(self.heartbeat_seconds):
+                await self._kick.wait()
+            self._kick = anyio.Event()
+
+    async def _start_queued(self) -> None:
+        async with self.services.sessions() as session:
+            queued = (
+                await session.exec(
+                    select(AgentRun.id, AgentRun.username)
+                    .where(AgentRun.status == RunStatus.queued)
+                    .order_by(col(AgentRun.created_at))
+                    .limit(CLAIM_BATCH)
+                )
+            ).all()
+            if not queued:
+                return
+            counts = dict(
+                (
+                    await session.exec(
+                        select(AgentRun.username, func.count())
+                        .where(AgentRun.status == RunStatus.running)
+                        .group_by(col(AgentRun.username))
+                    )
+                ).all()
+            )
+        total = sum(counts.values())
+        for run_id, username in queued:
+            if total >= self.max_total:
+                return
+            if counts.get(username, 0) >= self.max_per_user:
+                continue
+            if await self._claim(run_id) and self._tasks is not None:
+                total += 1
+                counts[username] = counts.get(username, 0) + 1
+                self._tasks.start_soon(self._run, run_id)
+
+    async def _claim(self, run_id: str) -> bool:
+        now = datetime.now(UTC)
+        async with self.services.transaction() as session:
+            claimed = await session.exec(
+                update(AgentRun)
+                .where(col(AgentRun.id) == run_id, col(AgentRun.status) == RunStatus.queued)
+                .values(
+                    status=RunStatus.running,
+                    runner=self.runner_id,
+                    heartbeat_at=now,
+                    started_at=func.coalesce(AgentRun.started_at, now),
+                )
+            )
+            if claimed.rowcount != 1:
+                return False
+            await _add_event(session, run_id, "status", {"status": RunStatus.running})
+        self.events.notify(run_id)
+        return True
+
+    # -- heartbeats and recovery -----------------------------------------------------------
+
+    async def _heartbeat_forever(self) -> None:
+        while True:
+            await anyio.sleep(self.heartbeat_seconds)
+            try:
+                await self._beat()
+                await self.interrupt_stale(startup=False)
+            except Exception:
+                logger.exception("agent run heartbeat failed")
+
+    async def _beat(self) -> None:
+        active = list(self._active)
+        if not active:
+            return
+        async with self.services.transaction() as session:
+            await session.exec(
+                update(AgentRun)
+                .where(col(AgentRun.id).in_(active), col(AgentRun.runner) == self.runner_id)
+                .values(heartbeat_at=datetime.now(UTC))
+            )
+            gone = (
+                await session.exec(
+                    select(AgentRun.id).where(
+                        col(AgentRun.id).in_(active), col(AgentRun.status) == RunStatus.cancelled
+                    )
+                )
+            ).all()
+        for run_id in gone:  # cancelled through another replica
+            scope = self._active.get(run_id)
+            if scope is not None:
+                scope.cancel()
+
+    async def interrupt_stale(self, *, startup: bool) -> list[str]:
+        """Mark `interrupted` the running runs no live process holds any more: at start-up,
+        every run this process could not be running; later, those whose heartbeat stopped."""
+        stale_before = datetime.now(UTC) - timedelta(seconds=3 * self.heartbeat_seconds)
+        async with self.services.sessions() as session:
+            rows = (
+                await session.exec(select(AgentRun).where(AgentRun.status == RunStatus.running))
+            ).all()
+        interrupted = []
+        for run in rows:
+            beat = run.heartbeat_at
+            if run.runner == self.runner_id or (beat is not None and _utc(beat) > stale_before):
+                continue
+            reason = (
+                "Switchboard restarted while the run was running; launch it again"
+                if startup
+                else "the Switchboard process running it stopped answering; launch it again"
+            )
+            if await self._finish(run.id, Stop(RunStatus.interrupted, reason), runner=run.runner):
+                interrupted.append(run.id)
+        return interrupted
+
+    # -- one stretch of a run --------------------------------------------------------------
+
+    async def _run(self, run_id: str) -> None:
+        started = time.monotonic()
+        stop: Stop | None = None
+        with anyio.CancelScope() as scope:
+            self._active[run_id] = scope
+            try:
+                stop = await self._execute(run_id, started)
+            except Exception as exc:
+                logger.exception("agent run %s failed", run_id)
+                stop = Stop(RunStatus.failed, f"internal error ({type(exc).__name__}); see logs")
+            finally:
+                self._active.pop(run_id, None)
+        with anyio.CancelScope(shield=True):
+            if stop is None:  # cancelled: by a person (status already set) or the shutdown
+                stop = Stop(
+                    RunStatus.interrupted,
+                    "Switchboard stopped while the run was running; launch it again",
+                )
+            await self._add_seconds(run_id, time.monotonic() - started)
+            if stop.status != RunStatus.waiting_approval:
+                await self._finish(run_id, stop, runner=self.runner_id)
+        self.kick()
+
+    async def _execute(self, run_id: str, started: float) -> Stop:
+        async with self.services.sessions() as session:
+            run = await session.get(AgentRun, run_id)
+            assert run is not None, "claimed runs exist"
+            record = await session.get(AgentVersionRecord, run.agent_version_id)
+            assert record is not None, "versions are never deleted while runs point at them"
+            document = agent_from_dict(record.document, f"{run.agent_name}@{run.version}")
+            who = await caller(session, self.services.catalog, run.username)
+            offer = await availability(
+                session, self.services.catalog, who, document, models=self.known_models()
+            )
+            decided = (
+                await session.exec(
+                    select(RunApproval).where(
+                        RunApproval.run_id == run_id,
+                        col(RunApproval.tool_call_id).in_(run.pending_calls),
+                    )
+                )
+            ).all()
+        answers = dict(run.answers)
+        if run.sealed_answers is not None:
+            hidden = self.services.secrets.open(answers_context(run_id), run.sealed_answers)
+            answers.update(json.loads(hidden))
+        redact = redactor_for(document, answers)
+        history = (
+            ModelMessagesTypeAdapter.validate_json(
+                self.services.secrets.open(history_context(run_id), run.sealed_history)
+            )
+            if run.sealed_history is not None
+            else None
+        )
+        limits = document.switchboard.limits
+        seconds_left = limits.wall_time_seconds - run.active_seconds
+        if seconds_left <= 0:
+            return _wall_time_stop(limits.wall_time_seconds)
+        tools = [tool.name for tool in offer.tools if tool.granted]
+        team = sorted(who.teams)[0] if who.teams else self.services.settings.default_team
+        model = self.model_for(document.switchboard.model, Attribution(run_id, run.username, team))
+        token = await run_token(
+            self.services.tokens,
+            audience=self.services.settings.mcp_url,
+            username=run.username,
+            agent_name=run.agent_name,
+            run_id=run_id,
+            tools=tools,
+            seconds_left=seconds_left,
+        )
+        usage = USAGE.validate_python(run.usage) if run.usage else RunUsage()
+        state = _Progress(history, usage)
+        try:
+            with anyio.fail_after(seconds_left):
+                async with self._http(token) as http:
+                    toolsets = self._toolsets(document, http) if tools else []
+                    output = await self._drive(
+                        run_id,
+                        document,
+                        model,
+                        toolsets,
+                        prompt=None if history else document.prompt_for(answers),
+                        deferred=_deferred_results(decided),
+                        redact=redact,
+                        state=state,
+                    )
+        except TimeoutError:
+            await self._keep_history(run_id, state)
+            return _wall_time_stop(limits.wall_time_seconds)
+        except UsageLimitExceeded as exc:
+            await self._keep_history(run_id, state)
+            return Stop(RunStatus.failed, f"stopped at a limit of the agent: {exc}")
+        except (AgentRunError, NoModelLayerError) as exc:
+            await self._keep_history(run_id, state)
+            return Stop(RunStatus.failed, f"the model could not go on: {exc}")
+        except Exception as exc:
+            if type(exc).__module__.startswith("agents.models"):
+                await self._keep_history(run_id, state)
+                return Stop(RunStatus.failed, f"the model layer refused: {exc}")
+            raise
+        await self._keep_history(run_id, state)
+        if isinstance(output, DeferredToolRequests):
+            return await self._pause(run_id, output, redact, time.monotonic() - started)
+        return Stop(RunStatus.succeeded, output=redact(output))
+
+    @asynccontextmanager
+    async def _http(self, token: str) -> AsyncIterator[httpx2.AsyncClient]:
+        public = urlsplit(self.services.settings.effective_public_url)
+        async with httpx2.AsyncClient(
+            headers={"Authorization": f"Bearer {token}", "Host": public.netloc},
+            timeout=httpx2.Timeout(30, read=300),
+        ) as http:
+            yield http
+
+    def _toolsets(
+        self, document: AgentDocument, http: httpx2.AsyncClient
+    ) -> list[AbstractToolset[Any]]:
+        mcp: MCPToolset[Any] = MCPToolset(
+            self.mcp_url, id="switchboard", http_client=http, tool_error_behavior="failed"
+        )
+        policy = document.switchboard.approval
+        return [self.wrap_toolset(mcp).approval_required(approval_check(policy))]
+
+    async def _drive(
+        self,
+        run_id: str,
+        document: AgentDocument,
+        model: Model,
+        toolsets: list[AbstractToolset[Any]],
+        *,
+        prompt: str | None,
+        deferred: DeferredToolResults | None,
+        redact: Redactor,
+        state: _Progress,
+    ) -> Any:
+        schema = document.spec.output_schema
+        agent: Agent[None, Any] = Agent.from_spec(
+            document.spec,
+            model=model,
+            toolsets=toolsets,
+            output_type=[StructuredDict(schema) if schema else str, DeferredToolRequests],
+        )
+        limits = document.switchboard.limits
+        usage_limits = UsageLimits(
+            request_limit=limits.requests,
+            tool_calls_limit=limits.tool_calls,
+            total_tokens_limit=limits.tokens,
+        )
+        resuming = state.history is not None
+        async with agent.iter(
+            prompt,
+            message_history=state.history,
+            deferred_tool_results=deferred,
+            usage_limits=usage_limits,
+            usage=state.usage,
+        ) as agent_run:
+            try:
+                async for node in agent_run:
+                    if Agent.is_call_tools_node(node):
+                        if resuming:  # the response that paused the run, recorded then
+                            resuming = False
+                            continue
+                        await self._record(run_id, response_events(node.model_response, redact))
+                    elif Agent.is_model_request_node(node):
+                        resuming = False
+                        await self._record(run_id, request_events(node.request, redact))
+            finally:
+                state.history = agent_run.all_messages()
+                state.usage = agent_run.usage
+            result = agent_run.result
+            assert result is not None, "the graph reached its end"
+            return result.output
+
+    async def _record(self, run_id: str, events: Any) -> None:
+        for kind, data in events:
+            await self.events.append(run_id, kind, data)
+
+    async def _keep_history(self, run_id: str, state: _Progress) -> None:
+        if state.history is None:
+            return
+        sealed = self.services.secrets.seal(
+            history_context(run_id), ModelMessagesTypeAdapter.dump_json(state.history).decode()
+        )
+        async with self.services.transaction() as session:
+            await session.exec(
+                update(AgentRun)
+                .where(col(AgentRun.id) == run_id)
+                .values(sealed_history=sealed, usage=USAGE.dump_python(state.usage, mode="json"))
+            )
+
+    async def _pause(
+        self, run_id: str, requests: DeferredToolRequests, redact: Redactor, seconds: float
+    ) -> Stop:
+        async with self.services.transaction() as session:
+            run = await session.get(AgentRun, run_id)
+            if run is None or run.status != RunStatus.running or run.runner != self.runner_id:
+                return Stop(RunStatus.cancelled)
+            for call in requests.approvals:
+                approval = RunApproval(
+                    run_id=run_id,
+                    tool_call_id=call.tool_call_id,
+                    tool=call.tool_name,
+                    arguments=redact(call.args_as_dict()),
+                )
+                session.add(approval)
+                await session.flush()
+                await _add_event(
+                    session,
+                    run_id,
+                    "approval_request",
+                    {
+                        "approval_id": approval.id,
+                        "tool": call.tool_name,
+                        "tool_call_id": call.tool_call_id,
+                        "arguments": approval.arguments,
+                    },
+                )
+            tools = ", ".join(sorted({call.tool_name for call in requests.approvals}))
+            reason = f"waiting for approval to call {tools}"
+            run.status = RunStatus.waiting_approval
+            run.reason = reason
+            run.pending_calls = [call.tool_call_id for call in requests.approvals]
+            run.runner = None
+            session.add(run)
+            await _add_event(
+                session, run_id, "status", {"status": RunStatus.waiting_approval, "reason": reason}
+            )
+        self.events.notify(run_id)
+        await self.audit(audit_event(run, "agent.run.waiting", "waiting_approval", reason=reason))
+        return Stop(RunStatus.waiting_approval, reason)
+
+    async def _add_seconds(self, run_id: str, seconds: float) -> None:
+        async with self.services.transaction() as session:
+            await session.exec(
+                update(AgentRun)
+                .where(col(AgentRun.id) == run_id)
+                .values(active_seconds=AgentRun.active_seconds + seconds)
+            )
+
+    async def _finish(self, run_id: str, stop: Stop, *, runner: str | None) -> bool:
+        """End a running run, unless something else (a cancel) ended it first."""
+        async with self.services.transaction() as session:
+            done = await session.exec(
+                update(AgentRun)
+                .where(
+                    col(AgentRun.id) == run_id,
+                    col(AgentRun.status) == RunStatus.running,
+                    col(AgentRun.runner) == runner,
+                )
+                .values(
+                    status=stop.status,
+                    reason=stop.reason,
+                    output=stop.output,
+                    finished_at=datetime.now(UTC),
+                    runner=None,
+                )
+            )
+            if done.rowcount != 1:
+                return False
+            await void_pending(session, run_id)
+            if stop.output is not None:
+                await _add_event(session, run_id, "output", {"output": stop.output})
+            if stop.status != RunStatus.succeeded:
+                await _add_event(session, run_id, "error", {"message": stop.reason})
+            data = {"status": stop.status, "reason": stop.reason}
+            await _add_event(session, run_id, "status", data)
+            run = await session.get(AgentRun, run_id)
+            assert run is not None
+        self.events.notify(run_id)
+        await self.audit(audit_event(run, "agent.run.finish", stop.status, reason=stop.reason))
+        return True
+
+    # -- requests from people ---------------------------------------------------------------
+
+    def cancelled(self, run_id: str) -> None:
+        """After a committed cancel: stop the run if it runs here, wake its followers."""
+        scope = self._active.get(run_id)
+        if scope is not None:
+            scope.cancel()
+        self.events.notify(run_id)
+
+
+@dataclass
+class _Progress:
+    history: list[ModelMessage] | None
+    usage: RunUsage
+
+
+def _deferred_results(decided: Any) -> DeferredToolResults | None:
+    approvals: dict[str, bool | ToolDenied] = {}
+    for approval in decided:
+        if approval.status == ApprovalStatus.approved:
+            approvals[approval.tool_call_id] = True
+        elif approval.status == ApprovalStatus.denied:
+            note = f": {approval.note}" if approval.note else ""
+            approvals[approval.tool_call_id] = ToolDenied(
+                f"{approval.decided_by} denied this tool call{note}"
+            )
+    return DeferredToolResults(approvals=dict(approvals)) if approvals else None
+
+
+async def cancel_run(session: AsyncSession, run: AgentRun, by: str) -> None:
+    """End a run now (the caller commits, then tells the engine with `RunEngine.cancelled`)."""
+    if run.status in FINISHED:
+        raise RunFinishedError(f"run {run.id} has already ended ({run.status}); nothing to cancel")
+    run.status = RunStatus.cancelled
+    run.reason = f"cancelled by {by}"
+    run.finished_at = datetime.now(UTC)
+    run.runner = None
+    session.add(run)
+    await session.flush()
+    await void_pending(session, run.id)
+    data = {"status": RunStatus.cancelled, "reason": run.reason}
+    await _add_event(session, run.id, "status", data)
+
+
+def _wall_time_stop(seconds: float) -> Stop:
+    return Stop(RunStatus.failed, f"stopped at the agent's wall-time limit of {seconds:g} s")
+
+
+async def _add_event(session: AsyncSession, run_id: str, kind: str, data: dict[str, Any]) -> None:
+    session.add(RunEvent(run_id=run_id, seq=await next_seq(session, run_id), kind=kind, data=data))
+
+
+def audit_event(
+    run: AgentRun, action: str, outcome: str, *, actor: str | None = None, **detail: Any
+) -> Event:
+    """An audit record about `run`, naming the agent (as the client) and the user it acts for."""
+    facts = {"run": run.id, "agent": run.agent_name, "version": run.version, **detail}
+    return Event(
+        actor=actor or run.username,
+        action=action,
+        outcome=outcome,
+        target=f"{run.agent_name}@{run.version}",
+        on_behalf_of=run.username,
+        client=agent_client_id(run.agent_name),
+        detail={k: v for k, v in facts.items() if v is not None},
+    )
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _loopback_mcp_url(host: str, port: int) -> str:
+    if host in ("", "0.0.0.0", "::", "localhost"):  # noqa: S104 (a bind address, not bound)
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}/mcp" if ":" in host else f"http://{host}:{port}/mcp"

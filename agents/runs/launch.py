@@ -1,0 +1,96 @@
+"""Launching: the answers checked against the form, the caller checked against the agent's
+audience, tools and model, and the run stored as `queued` with its sensitive answers sealed."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from agents.availability import DEFAULT_MODELS, availability, caller
+from agents.runs.errors import NotLaunchableError
+from agents.runs.events import Redactor, next_seq
+from agents.runs.tables import AgentRun, RunEvent, RunStatus
+from agents.spec import AgentDocument, validate_answers
+from agents.tables import load_version
+from registry.models import pk
+from registry.secretbox import SecretBox
+from registry.teams import ensure_user
+from registry.visibility import CatalogCache
+
+
+def answers_context(run_id: str) -> str:
+    return f"agent-run:{run_id}:answers"
+
+
+def history_context(run_id: str) -> str:
+    return f"agent-run:{run_id}:history"
+
+
+@dataclass(frozen=True)
+class Launched:
+    run: AgentRun
+    document: AgentDocument
+
+
+def split_answers(
+    document: AgentDocument, answers: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(answers that may be stored and shown, sensitive answers)."""
+    sensitive = {q.key for q in document.switchboard.questions if q.sensitive}
+    shown = {k: v for k, v in answers.items() if k not in sensitive}
+    hidden = {k: v for k, v in answers.items() if k in sensitive and v is not None}
+    return shown, hidden
+
+
+def redactor_for(document: AgentDocument, answers: dict[str, Any]) -> Redactor:
+    return Redactor(split_answers(document, answers)[1].values())
+
+
+async def launch(
+    session: AsyncSession,
+    box: SecretBox,
+    catalog: CatalogCache,
+    *,
+    username: str,
+    agent: str,
+    raw_answers: dict[str, Any],
+    version: str | None = None,
+    models: Collection[str] = DEFAULT_MODELS,
+) -> Launched:
+    """Store a new run of `agent` for `username`, or raise why it cannot be launched."""
+    record, document = await load_version(session, agent, version)
+    if record.withdrawn:
+        raise NotLaunchableError(
+            f"{agent}@{record.version} was withdrawn; launch the newest version instead"
+        )
+    answers = validate_answers(document.switchboard.questions, raw_answers)
+    who = await caller(session, catalog, username)
+    offer = await availability(session, catalog, who, document, models=models)
+    if not offer.launchable:
+        raise NotLaunchableError(f"you cannot launch {agent} now: " + "; ".join(offer.reasons))
+    user = await ensure_user(session, username)
+    run_id = uuid.uuid4().hex
+    shown, hidden = split_answers(document, answers)
+    run = AgentRun(
+        id=run_id,
+        agent_name=document.name,
+        agent_version_id=pk(record),
+        version=record.version,
+        user_id=pk(user),
+        username=username,
+        status=RunStatus.queued,
+        answers=shown,
+        sealed_answers=box.seal(answers_context(run_id), json.dumps(hidden)) if hidden else None,
+    )
+    session.add(run)
+    await session.flush()
+    seq = await next_seq(session, run_id)
+    tools = [t.name for t in offer.tools if t.granted]
+    data = {"status": RunStatus.queued, "agent": document.name, "version": record.version}
+    session.add(RunEvent(run_id=run_id, seq=seq, kind="status", data={**data, "tools": tools}))
+    return Launched(run, document)
