@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from agents.runs.engine import RunEngine
 from switchboard.sandboxing import discover_version
 from switchboard.services import Services, open_services
 from switchboard.settings import Settings
@@ -69,9 +70,11 @@ def create_app(settings: Settings) -> Starlette:
             app.state.telemetry = Telemetry(settings)
             app.state.toolhost = Toolhost(services, app.state.telemetry)
             async with app.state.toolhost.running():
-                if settings.test_listener is not None:
-                    jobs.start_soon(serve_test_listener, app, settings.test_listener)
-                yield
+                app.state.runs = RunEngine(services, audit=app.state.toolhost.audit.write)
+                async with app.state.runs.running():
+                    if settings.test_listener is not None:
+                        jobs.start_soon(serve_test_listener, app, settings.test_listener)
+                    yield
             await anyio.to_thread.run_sync(app.state.telemetry.shutdown)
             jobs.cancel_scope.cancel()
 

@@ -189,6 +189,30 @@ class Settings(BaseSettings):
         gt=0,
         description="How often each replica re-reads the model file stored through the API.",
     )
+    agent_max_concurrent_runs: int = Field(
+        default=8,
+        ge=1,
+        le=1000,
+        description="Agent runs one process runs at once; more wait in the queue (`queued`).",
+    )
+    agent_max_runs_per_user: int = Field(
+        default=2,
+        ge=1,
+        le=1000,
+        description="Agent runs one person may have running at once; more wait in the queue.",
+    )
+    agent_heartbeat_seconds: float = Field(
+        default=10,
+        gt=0,
+        le=3600,
+        description="How often a process marks the runs it runs as alive, and looks at the run "
+        "queue; a running run without a heartbeat for 3 times this is marked `interrupted`.",
+    )
+    agent_mcp_url: str | None = Field(
+        default=None,
+        description="`/mcp` URL agent runs call tools through, reachable from the server "
+        "itself. Default: the loopback address the server was reached at.",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = Field(
         default="info", description="Log level of the server: debug, info, warning, error."
     )

@@ -8,11 +8,17 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
-from web.api import access, agents, catalog, me
+from web.api import access, agents, catalog, me, runs
 from web.api.endpoints import openapi_document
 
 PREFIX = "/api/v1"
-ENDPOINTS = [*catalog.ENDPOINTS, *access.ENDPOINTS, *me.ENDPOINTS, *agents.ENDPOINTS]
+ENDPOINTS = [
+    *catalog.ENDPOINTS,
+    *access.ENDPOINTS,
+    *me.ENDPOINTS,
+    *agents.ENDPOINTS,
+    *runs.ENDPOINTS,
+]
 
 
 def api_routes() -> list[BaseRoute]:
@@ -23,5 +29,6 @@ def api_routes() -> list[BaseRoute]:
 
     return [
         Route(PREFIX + "/openapi.json", openapi, methods=["GET"]),
+        *runs.event_routes(PREFIX),
         *(endpoint.route(PREFIX) for endpoint in ENDPOINTS),
     ]
