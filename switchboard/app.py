@@ -16,6 +16,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from agents.models.layer import ModelLayer
+from agents.models.openai_api import v1_routes
 from agents.runs.engine import RunEngine
 from switchboard.sandboxing import discover_version
 from switchboard.services import Services, open_services
@@ -69,7 +71,12 @@ def create_app(settings: Settings) -> Starlette:
             app.state.registration_limiter = SlidingWindow(30, 60)
             app.state.telemetry = Telemetry(settings)
             app.state.toolhost = Toolhost(services, app.state.telemetry)
-            async with app.state.toolhost.running():
+            app.state.models = ModelLayer(
+                services,
+                app.state.telemetry.tracer_provider.get_tracer("switchboard.models"),
+                audit=app.state.toolhost.audit,
+            )
+            async with app.state.toolhost.running(), app.state.models.running():
                 app.state.runs = RunEngine(services, audit=app.state.toolhost.audit.write)
                 async with app.state.runs.running():
                     if settings.test_listener is not None:
@@ -86,6 +93,7 @@ def create_app(settings: Settings) -> Starlette:
             Route("/metrics", metrics_endpoint),
             *identity_routes(),
             *api_routes(),
+            *v1_routes(),
         ],
         middleware=[
             Middleware(

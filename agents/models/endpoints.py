@@ -41,7 +41,10 @@ class Endpoints:
                 raise UpstreamFailure(
                     "connect", f"{label}: the embedded local model is not available"
                 )
-            return await self.local.base_url(), None
+            try:
+                return await self.local.base_url(), None
+            except Exception as exc:
+                raise UpstreamFailure("connect", f"{label}: {exc}") from None
         base = deployment.base_url or (
             ANTHROPIC_URL if deployment.provider == "anthropic" else OPENAI_URL
         )

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from agents.models import admin_api as models_admin
 from web.api import access, agents, catalog, me, runs
 from web.api.endpoints import openapi_document
 
@@ -18,6 +19,7 @@ ENDPOINTS = [
     *me.ENDPOINTS,
     *agents.ENDPOINTS,
     *runs.ENDPOINTS,
+    *models_admin.ENDPOINTS,
 ]
 
 
