@@ -73,3 +73,25 @@ def test_gateway_overhead_benchmark_runs() -> None:
     made, recorded = audit.split()[1], audit.split()[6]
     assert made == recorded, audit
     assert {line.split()[0] for line in lines[-4:]} <= {"PASS", "FAIL"}
+
+
+def test_router_overhead_benchmark_runs() -> None:
+    """Every call through `/v1` has its usage and audit record: correctness, checked here."""
+    result = subprocess.run(
+        [sys.executable, "benchmarks/router_overhead.py", "--quick"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert [line.split()[:2] for line in lines[2:6]] == [
+        ["1", "direct"],
+        ["1", "switchboard"],
+        ["16", "direct"],
+        ["16", "switchboard"],
+    ]
+    made, usage, audited = (int(part.split(": ")[1]) for part in lines[10].split("; "))
+    assert made == usage == audited
+    assert lines[-1] in ("PASS", "FAIL")
