@@ -3,8 +3,10 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
+import anyio
 import pytest
 from pydantic_ai.messages import (
     ModelMessage,
@@ -18,8 +20,11 @@ from pydantic_ai.models.function import AgentInfo
 from sqlalchemy import text
 from sqlmodel import col, select
 
+from registry.models import Role
 from switchboard.audit.models import AuditRecord
-from tests.integration.agent_runs.conftest import WorldFactory
+from switchboard.identity.accounts import create_user
+from switchboard.identity.pats import create_pat
+from tests.integration.agent_runs.conftest import WorldFactory, agent_document, publish
 
 pytestmark = pytest.mark.docker
 
@@ -105,3 +110,171 @@ async def test_a_run_calls_a_read_only_tool_and_finishes(world: WorldFactory) ->
 
 def select_all(table: str) -> Any:
     return text(f"SELECT * FROM {table}")
+
+
+def echo_then_report(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+    returns = last_returns(messages)
+    if not returns:
+        return ModelResponse(parts=[ToolCallPart("hostile.echo", {"text": "ship it"})])
+    return ModelResponse(parts=[TextPart(f"{returns[0].outcome}: {returns[0].content}")])
+
+
+async def test_approval_pauses_the_run_then_approve_resumes_and_deny_tells_the_model(
+    world: WorldFactory,
+) -> None:
+    async with world() as w:
+        w.model(echo_then_report)
+        run = await w.launch("helper", {"expression": "1"})
+        waiting = await w.wait(run["id"], "waiting_approval")
+        assert "hostile.echo" in waiting["reason"]
+        (approval,) = waiting["approvals"]
+        assert approval["tool"] == "hostile.echo"
+        assert approval["arguments"] == {"text": "ship it"}
+        assert approval["status"] == "pending"
+        assert await audit_records(w, "tool.call") == [], "nothing ran before the approval"
+
+        decision = f"/api/v1/runs/{run['id']}/approvals/{approval['id']}"
+        stranger = await w.admin.post(decision, json={"approve": True})
+        assert stranger.status_code == 403, "only the launcher (or a delegate) decides"
+        approved = await w.user.post(decision, json={"approve": True, "note": "fine"})
+        assert approved.status_code == 200, approved.text
+        done = await w.wait(run["id"], "succeeded", "failed")
+        assert done["status"] == "succeeded", done
+        assert done["output"].startswith("success:")
+        assert "ship it" in done["output"]
+        assert done["approvals"][0]["decided_by"] == "uma"
+        again = await w.user.post(decision, json={"approve": False})
+        assert again.status_code == 409
+        kinds = [e["kind"] for e in await w.events(run["id"])]
+        assert kinds[kinds.index("approval_request") :] == [
+            "approval_request",
+            "status",  # waiting_approval
+            "approval_decision",
+            "status",  # queued
+            "status",  # running
+            "tool_result",
+            "model_text",
+            "output",
+            "status",  # succeeded
+        ], kinds
+        (call,) = await audit_records(w, "tool.call")
+        assert call.client == "agent:helper"
+        assert call.on_behalf_of == "uma"
+        (decided,) = await audit_records(w, "agent.run.approval")
+        assert decided.actor == "uma"
+        assert decided.outcome == "approved"
+        assert decided.detail["tool"] == "hostile.echo"
+
+        denied_run = await w.launch("helper", {"expression": "2"})
+        waiting = await w.wait(denied_run["id"], "waiting_approval")
+        decision = f"/api/v1/runs/{denied_run['id']}/approvals/{waiting['approvals'][0]['id']}"
+        denied = await w.user.post(decision, json={"approve": False, "note": "not today"})
+        assert denied.status_code == 200, denied.text
+        done = await w.wait(denied_run["id"], "succeeded", "failed")
+        assert done["output"] == "denied: uma denied this tool call: not today"
+        assert len(await audit_records(w, "tool.call")) == 1, "the denied call never ran"
+
+
+async def test_cancel_and_an_approval_for_a_cancelled_run(world: WorldFactory) -> None:
+    async with world() as w:
+        w.model(echo_then_report)
+        run = await w.launch("helper", {"expression": "1"})
+        waiting = await w.wait(run["id"], "waiting_approval")
+        cancelled = await w.user.post(f"/api/v1/runs/{run['id']}/cancel")
+        assert cancelled.status_code == 200, cancelled.text
+        assert cancelled.json()["status"] == "cancelled"
+        assert cancelled.json()["approvals"][0]["status"] == "void"
+        decision = f"/api/v1/runs/{run['id']}/approvals/{waiting['approvals'][0]['id']}"
+        late = await w.user.post(decision, json={"approve": True})
+        assert late.status_code == 409
+        assert "cancelled" in late.json()["detail"]
+        assert (await w.user.post(f"/api/v1/runs/{run['id']}/cancel")).status_code == 409
+
+        started = anyio.Event()
+
+        async def stuck(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+            started.set()
+            await anyio.sleep_forever()
+            raise AssertionError("unreachable")
+
+        w.model(stuck)
+        running = await w.launch("helper", {"expression": "3"})
+        with anyio.fail_after(60):
+            await started.wait()
+        cancelled = await w.user.post(f"/api/v1/runs/{running['id']}/cancel")
+        assert cancelled.json()["status"] == "cancelled"
+        events = await w.events(running["id"])  # the stream ends: the run has ended
+        assert events[-1]["status"] == "cancelled"
+        assert events[-1]["reason"] == "cancelled by uma"
+        records = await audit_records(w, "agent.run.cancel")
+        assert [(r.actor, r.client, r.detail["run"]) for r in records] == [
+            ("uma", "agent:helper", run["id"]),
+            ("uma", "agent:helper", running["id"]),
+        ]
+
+
+async def test_bad_answers_limits_and_policy(world: WorldFactory) -> None:
+    async with world() as w:
+        bad = await w.user.post(
+            "/api/v1/agents/helper/runs", json={"answers": {"pin": 7, "colour": "red"}}
+        )
+        assert bad.status_code == 422
+        pointers = {e["pointer"] for e in bad.json()["errors"]}
+        assert pointers == {"/expression", "/pin", "/colour"}
+
+        await publish(
+            w.server,
+            agent_document(
+                "looper", limits={"tool_calls": 2, "requests": 10}, tools=["calculator"]
+            ),
+        )
+
+        def loop(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+            return ModelResponse(parts=[ToolCallPart("calculator.evaluate", {"expression": "1+1"})])
+
+        w.model(loop)
+        run = await w.launch("looper", {"expression": "1+1"})
+        done = await w.wait(run["id"], "succeeded", "failed")
+        assert done["status"] == "failed"
+        assert "limit" in done["reason"]
+        assert "tool_calls_limit" in done["reason"] or "tool call" in done["reason"]
+        events = await w.events(run["id"])
+        results = [e for e in events if e["kind"] == "tool_result"]
+        assert len(results) == 2, "the calls made before the limit stay in the history"
+        assert events[-2]["kind"] == "error"
+
+        # a user whose teams are granted nothing cannot launch it, and is told why
+        services = w.server.services
+        async with services.transaction() as session:
+            outsider = await create_user(session, "otto", role=Role.user, password="x" * 12)
+            token, _ = await create_pat(
+                session,
+                outsider,
+                name="t",
+                scopes=["api"],
+                allowed={"api"},
+                expires_in=timedelta(days=1),
+            )
+        refused = await w.user.post(
+            "/api/v1/agents/helper/runs",
+            json={"answers": {"expression": "1"}},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        assert refused.status_code == 403
+        assert "grant" in refused.json()["detail"]
+        assert "hostile.echo" in refused.json()["detail"]
+
+        # a grant revoked while the run waits: the approved call is refused by the toolhost
+        w.model(echo_then_report)
+        run = await w.launch("helper", {"expression": "1"})
+        waiting = await w.wait(run["id"], "waiting_approval")
+        revoked = await w.admin.delete(f"/api/v1/grants/{services.settings.default_team}/hostile")
+        assert revoked.status_code == 204, revoked.text
+        decision = f"/api/v1/runs/{run['id']}/approvals/{waiting['approvals'][0]['id']}"
+        assert (await w.user.post(decision, json={"approve": True})).status_code == 200
+        done = await w.wait(run["id"], "succeeded", "failed")
+        assert done["status"] == "succeeded", done
+        assert "hostile.echo" in done["output"]
+        assert "ship it" not in done["output"], "the tool did not run"
+        calls = await audit_records(w, "tool.call")
+        assert [c.target for c in calls] == ["calculator.evaluate"] * 2, "echo never ran"
