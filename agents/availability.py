@@ -20,7 +20,7 @@ from registry.visibility import CatalogCache, IndexedTool
 from switchboard.identity.accounts import at_least_role
 
 DEFAULT_MODELS = frozenset({"default"})
-"""Aliases assumed known when no routed model layer is given: the embedded local model."""
+"""Aliases assumed known when no routed model layer is at hand: the embedded local model."""
 
 
 @dataclass(frozen=True)
@@ -84,6 +84,7 @@ async def availability(
     *,
     models: Collection[str] = DEFAULT_MODELS,
 ) -> Availability:
+    """`models`: the routed model layer's aliases now."""
     block = document.switchboard
     reasons: list[str] = []
     if not who.in_audience(document):

@@ -14,7 +14,7 @@ from pydantic import BaseModel
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from agents.availability import DEFAULT_MODELS, AgentTool, Caller, availability
+from agents.availability import AgentTool, Caller, availability
 from agents.publishing import list_versions
 from agents.spec import AgentDocument, Limits, Question, agent_from_dict
 from agents.tables import AgentRecord, AgentVersionRecord, load_version
@@ -64,7 +64,7 @@ async def agent_cards(
     catalog: CatalogCache,
     who: Caller,
     *,
-    models: Collection[str] = DEFAULT_MODELS,
+    models: Collection[str],
 ) -> list[AgentCard]:
     """Every agent the caller sees, at its newest version not withdrawn, by title."""
     rows = await session.exec(
@@ -92,7 +92,7 @@ async def agent_detail(
     name: str,
     version: str | None = None,
     *,
-    models: Collection[str] = DEFAULT_MODELS,
+    models: Collection[str],
 ) -> AgentDetail:
     """One agent at `version` (default: newest); hidden agents are reported as not found."""
     row, document = await load_version(session, name, version)

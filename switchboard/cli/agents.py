@@ -10,6 +10,7 @@ import anyio
 from agents.availability import caller
 from agents.catalog import catalog_files
 from agents.listing import AgentDetail, agent_cards, agent_detail
+from agents.models.store import ConfigStore
 from agents.publishing import publish_agent
 from agents.spec import AgentDocument, parse_agent
 from registry.errors import InvalidDocumentError, RegistryError
@@ -78,11 +79,20 @@ async def publish_command(cmd: Command) -> None:
         print(f"{what} {p.agent.name}@{p.version.version}")
 
 
+async def _aliases(cmd: Command) -> set[str]:
+    """The model aliases the service would route: the model file, or the one stored by the API."""
+    settings = cmd.services.settings
+    store = ConfigStore(cmd.services.sessions, cmd.services.secrets, settings.models_file)
+    await store.load()
+    return set(store.current.aliases)
+
+
 async def list_command(cmd: Command) -> None:
     services = cmd.services
+    models = await _aliases(cmd)
     async with services.sessions() as session:
         who = await caller(session, services.catalog, cmd.args.actor)
-        cards = await agent_cards(session, services.catalog, who)
+        cards = await agent_cards(session, services.catalog, who, models=models)
     if cmd.as_json:
         emit_json(cards)
         return
@@ -99,9 +109,12 @@ async def list_command(cmd: Command) -> None:
 async def show_command(cmd: Command) -> None:
     name, _, version = cmd.args.ref.partition("@")
     services = cmd.services
+    models = await _aliases(cmd)
     async with services.sessions() as session:
         who = await caller(session, services.catalog, cmd.args.actor)
-        detail = await agent_detail(session, services.catalog, who, name, version or None)
+        detail = await agent_detail(
+            session, services.catalog, who, name, version or None, models=models
+        )
     if cmd.as_json:
         emit_json(detail)
     else:

@@ -8,6 +8,7 @@ from starlette.requests import Request
 
 from agents.availability import caller
 from agents.listing import AgentCard, AgentDetail, agent_cards, agent_detail
+from agents.models.layer import ModelLayer
 from agents.publishing import publish_agent
 from agents.spec import parse_agent
 from registry.errors import InvalidDocumentError, Problem
@@ -60,18 +61,26 @@ async def publish(request: Request, team: str | None) -> PublishedAgent:
     )
 
 
+async def _aliases(request: Request) -> set[str]:
+    """The routed model layer's aliases now (the model file can change at run time)."""
+    layer: ModelLayer = request.app.state.models
+    return set(await layer.router.aliases())
+
+
 async def list_agents(request: Request) -> list[AgentCard]:
     svc = services(request)
+    models = await _aliases(request)
     async with svc.sessions() as session:
         who = await caller(session, svc.catalog, actor_name(request))
-        return await agent_cards(session, svc.catalog, who)
+        return await agent_cards(session, svc.catalog, who, models=models)
 
 
 async def show_agent(request: Request, name: str, version: str | None) -> AgentDetail:
     svc = services(request)
+    models = await _aliases(request)
     async with svc.sessions() as session:
         who = await caller(session, svc.catalog, actor_name(request))
-        return await agent_detail(session, svc.catalog, who, name, version)
+        return await agent_detail(session, svc.catalog, who, name, version, models=models)
 
 
 ENDPOINTS = [

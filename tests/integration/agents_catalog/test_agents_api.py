@@ -148,8 +148,12 @@ def cards(response: httpx.Response) -> dict[str, dict[str, Any]]:
 
 
 async def test_catalogue_says_who_may_launch_what_and_why_not(
-    app: Starlette, user: httpx.AsyncClient, developer: httpx.AsyncClient
+    app: Starlette,
+    user: httpx.AsyncClient,
+    developer: httpx.AsyncClient,
+    client: httpx.AsyncClient,
 ) -> None:
+    admin = client
     services: Services = app.state.services
     await example_world(services)
     await publish_documents(
@@ -183,6 +187,11 @@ async def test_catalogue_says_who_may_launch_what_and_why_not(
     (unknown,) = seen["weather"]["reasons"]
     assert unknown.startswith("no server `weather` in the catalogue")
     assert all(card["summary"] and card["title"] and card["icon"] for card in seen.values())
+
+    fancy = {"deployments": [{"provider": "openai", "model": "gpt-4o-mini", "api_key_env": "K"}]}
+    stored = await admin.put("/api/v1/models/config", json={"aliases": {"gpt-fancy": fancy}})
+    assert stored.status_code == 200, stored.text
+    assert cards(await user.get(AGENTS))["fancy"]["launchable"] is True
 
     hidden = await user.get(f"{AGENTS}/ops-only")
     assert hidden.status_code == 404
