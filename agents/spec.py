@@ -32,6 +32,8 @@ SPEC_FIELDS_REFUSED = {
     "model": "set the model alias in `switchboard.model`; agents reach models only via the router",
     "deps_schema": "Switchboard agents take their input from `switchboard.questions`",
 }
+MAX_DEPTH = 64
+"""Nesting a document may have: composing YAML recurses once per level."""
 QuestionType = Literal["string", "text", "number", "boolean", "select", "date"]
 
 
@@ -189,15 +191,22 @@ class _StrictLoader(yaml.SafeLoader):
     twice (YAML silently keeps the last) and aliases (which expand without bound when the
     document is stored as JSON)."""
 
+    depth = 0
+
     def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        problem = None
         if self.check_event(yaml.AliasEvent):
-            raise yaml.composer.ComposerError(
-                None,
-                None,
-                "aliases (`*name`) are not allowed; repeat the value instead",
-                self.peek_event().start_mark,  # type: ignore[no-untyped-call]
-            )
-        return super().compose_node(parent, index)
+            problem = "aliases (`*name`) are not allowed; repeat the value instead"
+        elif self.depth >= MAX_DEPTH:
+            problem = f"nested deeper than {MAX_DEPTH} levels"
+        if problem:
+            mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
+            raise yaml.composer.ComposerError(None, None, problem, mark)
+        self.depth += 1
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.depth -= 1
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
         seen: set[Any] = set()

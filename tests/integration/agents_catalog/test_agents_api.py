@@ -98,6 +98,7 @@ async def test_changed_document_needs_a_new_version(developer: httpx.AsyncClient
         ("name: [\n", "/", "not valid YAML"),
         (b"\xff\xfe", "/", "UTF-8"),
         ("name: a\x00b\n", "/", "NUL"),
+        ("[" * 100_000, "/", "nested deeper than 64 levels"),
     ],
 )
 async def test_invalid_documents_are_422_with_problems(

@@ -149,6 +149,11 @@ def test_duplicate_yaml_keys_are_refused_not_silently_dropped() -> None:
     assert "appears twice" in problems(text)[""]
 
 
+@pytest.mark.parametrize("text", ["[" * 100_000, "{a: " * 5_000 + "1" + "}" * 5_000])
+def test_deep_nesting_is_refused_before_it_recurses(text: str) -> None:
+    assert "nested deeper than 64 levels" in problems(text)[""]
+
+
 def test_yaml_aliases_are_refused() -> None:
     text = "name: a\nswitchboard: &block {title: t}\nmetadata: *block\n"
     assert "aliases" in problems(text)[""]
