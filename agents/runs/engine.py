@@ -267,24 +267,26 @@ class RunEngine:
     async def _run(self, run_id: str) -> None:
         started = time.monotonic()
         stop: Stop | None = None
-        with anyio.CancelScope() as scope:
-            self._active[run_id] = scope
-            try:
-                stop = await self._execute(run_id, started)
-            except Exception as exc:
-                logger.exception("agent run %s failed", run_id)
-                stop = Stop(RunStatus.failed, f"internal error ({type(exc).__name__}); see logs")
-            finally:
-                self._active.pop(run_id, None)
-        with anyio.CancelScope(shield=True):
-            if stop is None:  # cancelled: by a person (status already set) or the shutdown
-                stop = Stop(
-                    RunStatus.interrupted,
-                    "Switchboard stopped while the run was running; launch it again",
-                )
-            await self._add_seconds(run_id, time.monotonic() - started)
-            if stop.status != RunStatus.waiting_approval:
-                await self._finish(run_id, stop, runner=self.runner_id)
+        try:
+            with anyio.CancelScope() as scope:
+                self._active[run_id] = scope
+                try:
+                    stop = await self._execute(run_id, started)
+                except Exception as exc:
+                    logger.exception("agent run %s failed", run_id)
+                    reason = f"internal error ({type(exc).__name__}); see the server log"
+                    stop = Stop(RunStatus.failed, reason)
+        finally:
+            self._active.pop(run_id, None)
+            with anyio.CancelScope(shield=True):
+                if stop is None:  # cancelled: by a person (status set already) or the shutdown
+                    stop = Stop(
+                        RunStatus.interrupted,
+                        "Switchboard stopped while the run was running; launch it again",
+                    )
+                await self._add_seconds(run_id, time.monotonic() - started)
+                if stop.status != RunStatus.waiting_approval:
+                    await self._finish(run_id, stop, runner=self.runner_id)
         self.kick()
 
     async def _execute(self, run_id: str, started: float) -> Stop:
