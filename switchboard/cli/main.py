@@ -20,6 +20,7 @@ from switchboard.cli import (
     discovering,
     identity,
     reviewing,
+    runs,
     server,
 )
 from switchboard.cli.context import Command
@@ -48,6 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     identity.register(commands)
     auditing.register(commands)
     agents.register(commands)
+    runs.register(commands)
     return parser
 
 
