@@ -9,6 +9,7 @@ share the queue; the claiming process keeps a heartbeat on it, and a run whose h
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
 import time
@@ -55,6 +56,7 @@ from agents.spec import AgentDocument, agent_from_dict
 from agents.tables import AgentVersionRecord
 from switchboard.audit.log import Event
 from switchboard.services import Services
+from switchboard.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -113,7 +115,7 @@ class RunEngine:
         self.max_total = settings.agent_max_concurrent_runs
         self.max_per_user = settings.agent_max_runs_per_user
         self.heartbeat_seconds = settings.agent_heartbeat_seconds
-        self.mcp_url = settings.agent_mcp_url or _loopback_mcp_url(settings.host, settings.port)
+        self.mcp_url = settings.agent_mcp_url or _default_mcp_url(settings)
         self._mcp_url_fixed = settings.agent_mcp_url is not None
         self.wrap_toolset: ToolsetWrap = lambda toolset: toolset
         """A seam for measuring tool time (the overhead benchmark); the identity otherwise."""
@@ -275,6 +277,11 @@ class RunEngine:
                 except Exception as exc:
                     logger.exception("agent run %s failed", run_id)
                     reason = f"internal error ({type(exc).__name__}); see the server log"
+                    if _caused_by(exc, httpx2.TransportError):
+                        reason = (
+                            f"could not reach the tools at {self.mcp_url}; set "
+                            "SWITCHBOARD_AGENT_MCP_URL to where this server answers `/mcp`"
+                        )
                     stop = Stop(RunStatus.failed, reason)
         finally:
             self._active.pop(run_id, None)
@@ -606,8 +613,32 @@ def audit_event(
     )
 
 
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
+
+
+def _default_mcp_url(settings: Settings) -> str:
+    """The public URL when it names this machine; else the address the server binds."""
+    public = urlsplit(settings.effective_public_url)
+    if public.hostname is not None and _is_loopback(public.hostname):
+        return settings.mcp_url
+    return _loopback_mcp_url(settings.host, settings.port)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
 
 
 def _loopback_mcp_url(host: str, port: int) -> str:
