@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 
 from agents.models.layer import ModelLayer
 from agents.models.openai_api import v1_routes
-from agents.runs.engine import RunEngine
+from agents.runs.engine import RunEngine, routed_models
 from switchboard.sandboxing import discover_version
 from switchboard.services import Services, open_services
 from switchboard.settings import Settings
@@ -77,7 +77,13 @@ def create_app(settings: Settings) -> Starlette:
                 audit=app.state.toolhost.audit,
             )
             async with app.state.toolhost.running(), app.state.models.running():
-                app.state.runs = RunEngine(services, audit=app.state.toolhost.audit.write)
+                model_for, known_models = routed_models(app.state.models)
+                app.state.runs = RunEngine(
+                    services,
+                    audit=app.state.toolhost.audit.write,
+                    model_for=model_for,
+                    known_models=known_models,
+                )
                 async with app.state.runs.running():
                     if settings.test_listener is not None:
                         jobs.start_soon(serve_test_listener, app, settings.test_listener)

@@ -38,6 +38,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.availability import DEFAULT_MODELS, availability, caller
+from agents.models.layer import ModelLayer
+from agents.models.router import Attribution as RouterAttribution
 from agents.runs.approvals import approval_check, void_pending
 from agents.runs.errors import RunFinishedError
 from agents.runs.events import EventLog, Redactor, next_seq
@@ -83,6 +85,25 @@ class NoModelLayerError(RuntimeError):
     """No routed model layer was given to the engine."""
 
 
+async def _default_models() -> Collection[str]:
+    return DEFAULT_MODELS
+
+
+def routed_models(
+    layer: ModelLayer,
+) -> tuple[ModelFor, Callable[[], Awaitable[Collection[str]]]]:
+    """The engine's two model seams served by the routed model layer."""
+
+    def model_for(alias: str, who: Attribution) -> Model:
+        charged = RouterAttribution(user=who.user, team=who.team, run_id=who.run_id)
+        return layer.model(alias, charged)
+
+    async def known_models() -> Collection[str]:
+        return set(await layer.router.aliases())
+
+    return model_for, known_models
+
+
 def no_model(alias: str, _: Attribution) -> Model:
     raise NoModelLayerError(
         f"no routed model layer is configured, so model `{alias}` cannot be called"
@@ -103,7 +124,7 @@ class RunEngine:
         *,
         audit: AuditWrite,
         model_for: ModelFor = no_model,
-        known_models: Callable[[], Collection[str]] = lambda: DEFAULT_MODELS,
+        known_models: Callable[[], Awaitable[Collection[str]]] = _default_models,
     ) -> None:
         settings = services.settings
         self.services = services
@@ -305,7 +326,7 @@ class RunEngine:
             document = agent_from_dict(record.document, f"{run.agent_name}@{run.version}")
             who = await caller(session, self.services.catalog, run.username)
             offer = await availability(
-                session, self.services.catalog, who, document, models=self.known_models()
+                session, self.services.catalog, who, document, models=await self.known_models()
             )
             decided = (
                 await session.exec(

@@ -62,7 +62,7 @@ async def launch_run(request: Request, name: str, body: LaunchBody) -> RunView:
         agent=name,
         answers=body.answers,
         version=body.version,
-        models=engine.known_models(),
+        models=await engine.known_models(),
     )
     engine.kick()
     return view
