@@ -5,8 +5,8 @@ from __future__ import annotations
 from alembic import context
 from sqlmodel import SQLModel
 
-import agents.models.tables  # noqa: F401  (model usage, model file and model secrets)
-import agents.runs.tables  # noqa: F401  (agent runs, their events and approvals)
+import agents.models.tables
+import agents.runs.tables
 import agents.tables  # noqa: F401  (agents and their published versions)
 import registry.models  # noqa: F401  (registers the catalogue tables)
 import switchboard.audit.models
