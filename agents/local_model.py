@@ -180,6 +180,9 @@ class LocalModelServer:
             self.chat_format,
             "--verbose",
             "false",
+            # Otherwise a new request cuts off a streaming one: queue them instead.
+            "--interrupt_requests",
+            "false",
         ]
         if self.threads is not None:
             command += ["--n_threads", str(self.threads), "--n_threads_batch", str(self.threads)]

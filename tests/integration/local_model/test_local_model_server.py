@@ -139,6 +139,28 @@ async def test_turned_off() -> None:
         await server.base_url()
 
 
-def _arguments(call: dict[str, Any]) -> dict[str, Any]:
-    arguments: dict[str, Any] = json.loads(call["function"]["arguments"])
-    return arguments
+@pytest.mark.parametrize(
+    "tool_choice",
+    ["auto", {"type": "function", "function": {"name": "get_weather"}}],
+    ids=["auto", "named"],
+)
+async def test_tool_call(local_model: LocalModelServer, tool_choice: object) -> None:
+    """The `chatml-function-calling` format lets SmolLM2 call tools: a grammar makes it choose
+    between a message and one of the tools, then write arguments matching the tool's schema."""
+    answer = await chat(
+        await local_model.base_url(),
+        messages=[
+            {"role": "system", "content": "You answer weather questions with the tools."},
+            {"role": "user", "content": "What is the weather in Paris?"},
+        ],
+        tools=[WEATHER_TOOL],
+        tool_choice=tool_choice,
+        max_tokens=64,
+        temperature=0,
+    )
+    choice = answer["choices"][0]
+    assert choice["finish_reason"] == "tool_calls"
+    [call] = choice["message"]["tool_calls"]
+    assert call["function"]["name"] == "get_weather"
+    assert json.loads(call["function"]["arguments"]) == {"city": "Paris"}
+    assert answer["usage"]["completion_tokens"] > 0
