@@ -15,8 +15,9 @@ every round. After the run, the usage records and audit records are counted agai
 
 Target (from the issue): added p50 at most 2 ms at concurrency 1.
 
-Usage: python benchmarks/router_overhead.py [--quick]
-`--quick` makes few calls and never fails (a smoke test).
+Usage: python benchmarks/router_overhead.py [--quick] [--profile]
+`--quick` makes few calls and never fails (a smoke test). `--profile` instead profiles the
+Switchboard process with cProfile at concurrency 1 and prints where its time goes.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import pstats
 import signal
 import socket
 import statistics
@@ -34,6 +36,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import func
@@ -77,6 +80,25 @@ app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
                         Route("/ready", ready)])
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
+PROFILED_SWITCHBOARD = """
+import cProfile, signal, sys
+from switchboard.cli.main import main
+profiler, out = cProfile.Profile(), sys.argv[1]
+signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
+signal.signal(signal.SIGUSR2, lambda *_: (profiler.disable(), profiler.dump_stats(out)))
+main(["serve"])
+"""
+"""`switchboard serve`, profiled while SIGUSR1 has switched cProfile on, until SIGUSR2
+writes the profile to the file named by the first argument."""
+HOT_PATHS = (
+    ("agents/models/openai_api.py", "chat_completions", "the whole endpoint"),
+    ("agents/models/openai_api.py", "caller", "  authentication (token, standing)"),
+    ("agents/models/layer.py", "team_for", "  the caller's team"),
+    ("agents/models/router.py", "complete", "  the router"),
+    ("agents/models/router.py", "_complete_once", "    of which the upstream call"),
+    ("agents/models/router.py", "_account", "    of which usage accounting"),
+    ("agents/models/openai_api.py", "record", "  the audit record"),
+)
 
 
 def free_port() -> int:
@@ -89,7 +111,7 @@ def free_port() -> int:
 @asynccontextmanager
 async def child(
     argv: list[str], env: dict[str, str], ready_url: str, log: Path
-) -> AsyncIterator[None]:
+) -> AsyncIterator[asyncio.subprocess.Process]:
     """Run `argv` until the block ends (then SIGINT), once `ready_url` answers."""
     with log.open("wb") as out:
         process = await asyncio.create_subprocess_exec(
@@ -109,7 +131,7 @@ async def child(
                         if time.monotonic() > deadline:
                             raise RuntimeError(f"{ready_url}: no answer") from None
                         await asyncio.sleep(0.1)
-            yield
+            yield process
         finally:
             if process.returncode is None:
                 process.send_signal(signal.SIGINT)
@@ -168,7 +190,42 @@ async def counts(settings: Settings) -> tuple[int, int]:
     return int(usage), int(audited)
 
 
-async def main(quick: bool) -> int:
+async def profile(
+    process: asyncio.subprocess.Process, client: httpx.AsyncClient, url: str, calls: int, out: Path
+) -> None:
+    """cProfile on in the Switchboard process for `calls` calls at concurrency 1, then the
+    inclusive time of the main steps and the largest own times, per call."""
+    await load(client, url, 1, 20)
+    process.send_signal(signal.SIGUSR1)
+    try:
+        await load(client, url, 1, calls)
+    finally:
+        process.send_signal(signal.SIGUSR2)
+    deadline = time.monotonic() + 60
+    size = -1
+    while size != (size := out.stat().st_size if out.exists() else 0) or not size:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"{out}: the profile was not written")
+        await asyncio.sleep(0.2)
+    raw: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(str(out)).stats  # type: ignore[attr-defined]
+    own = sum(row[2] for row in raw.values())
+    print(
+        f"cProfile of the switchboard process, {calls} calls at concurrency 1: "
+        f"{own / calls * 1e6:.0f} us own time per call (profiler overhead included)"
+    )
+    print("  inclusive time per call in the main steps:")
+    for path, name, label in HOT_PATHS:
+        spent = sum(
+            row[3] for (file, _, func_), row in raw.items() if file.endswith(path) and func_ == name
+        )
+        print(f"  {spent / calls * 1e6:8.0f} us  {label}")
+    print("  largest own times per call:")
+    for (file, line, name), row in sorted(raw.items(), key=lambda kv: -kv[1][2])[:20]:
+        short = file.split("site-packages/")[-1].removeprefix(f"{ROOT}/")
+        print(f"  {row[2] / calls * 1e6:8.0f} us  {short}:{line}({name})")
+
+
+async def main(quick: bool, profiling: bool) -> int:
     rounds = 2 if quick else 10
     calls = {1: 30 if quick else 300, 16: 64 if quick else 1600}
     made = 0
@@ -206,9 +263,12 @@ async def main(quick: bool) -> int:
                     tmp / "upstream.log",
                 )
             )
-            await stack.enter_async_context(
+            serve = [sys.executable, "-m", "switchboard.cli.main", "serve"]
+            if profiling:
+                serve = [sys.executable, "-c", PROFILED_SWITCHBOARD, str(tmp / "profile")]
+            process = await stack.enter_async_context(
                 child(
-                    [sys.executable, "-m", "switchboard.cli.main", "serve"],
+                    serve,
                     env,
                     f"{base}/healthz",
                     tmp / "switchboard.log",
@@ -224,6 +284,15 @@ async def main(quick: bool) -> int:
                     )
                 ),
             }
+            if profiling:
+                await profile(
+                    process,
+                    clients["switchboard"],
+                    urls["switchboard"],
+                    200 if quick else 1000,
+                    tmp / "profile",
+                )
+                return 0
             results: dict[int, dict[str, list[float]]] = {}
             for concurrency in CONCURRENCY:
                 series: dict[str, list[float]] = {name: [] for name in VARIANTS}
@@ -268,4 +337,8 @@ async def main(quick: bool) -> int:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few calls; a smoke test")
-    sys.exit(asyncio.run(main(parser.parse_args().quick)))
+    parser.add_argument(
+        "--profile", action="store_true", help="profile the switchboard process instead"
+    )
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.quick, args.profile)))

@@ -44,6 +44,9 @@ class ModelLayer:
         settings = services.settings
         self.services = services
         self.audit = audit
+        """The process's audit writer (the toolhost's): `/v1` audit records and usage records
+        commit in its batches. Without one (tests of the router alone) usage is committed per
+        call and nothing is audited."""
         self.store = ConfigStore(
             services.sessions,
             services.secrets,
@@ -51,7 +54,7 @@ class ModelLayer:
             settings.models_refresh_seconds,
         )
         self.endpoints = Endpoints(self.store, local, environ)
-        self.ledger = UsageLedger(services.sessions)
+        self.ledger = UsageLedger(services.sessions, self.audit)
         self._tracer = tracer
         self._router: Router | None = None
 

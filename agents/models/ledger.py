@@ -1,5 +1,10 @@
 """Usage records, and each team's spending in the current budget period.
 
+A record is committed before the call it describes returns, through the audit log's group
+commit when the process runs one: in the same transaction as the call's audit record when it
+has one, so a request pays one commit (and one worker-thread hop) for both, and concurrent
+calls share it.
+
 Spending is read from the usage table at most every `REFRESH_SECONDS` per team and period, and
 this process's own records are added as they are written, so a budget check costs no query on
 most requests; other replicas' spending shows up within that interval.
@@ -15,6 +20,8 @@ from sqlalchemy import func
 from sqlmodel import col, select
 
 from agents.models.tables import ModelUsage
+from switchboard.audit.log import Event
+from switchboard.audit.writer import AuditWriter
 from switchboard.db import Sessions, transaction
 
 REFRESH_SECONDS = 10.0
@@ -34,14 +41,21 @@ def next_period(period: Period, now: datetime) -> datetime:
 
 
 class UsageLedger:
-    def __init__(self, sessions: Sessions) -> None:
+    def __init__(self, sessions: Sessions, writer: AuditWriter | None) -> None:
         self._sessions = sessions
+        self._writer = writer
         self._spent: dict[tuple[str, datetime], tuple[float, float]] = {}
         """(team, period start) -> (cost spent, when it was read from the database)."""
 
-    async def record(self, usage: ModelUsage) -> None:
-        async with transaction(self._sessions) as session:
-            session.add(usage)
+    async def record(self, usage: ModelUsage, event: Event | None = None) -> None:
+        """Commit `usage`, with `event` (the call's audit record) in the same transaction."""
+        if self._writer is None:
+            async with transaction(self._sessions) as session:
+                session.add(usage)
+        elif event is None:
+            await self._writer.insert([usage])
+        else:
+            await self._writer.write(event, rows=[usage])
         for (team, since), (spent, read_at) in list(self._spent.items()):
             if team == usage.team and usage.at >= since:
                 self._spent[team, since] = (spent + usage.cost, read_at)

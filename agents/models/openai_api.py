@@ -4,8 +4,8 @@ OpenAI's wire format, so any OpenAI client works with `base_url=https://HOST/v1`
 personal access token (or OAuth access token) carrying the `api` scope as its key. Calls are
 charged to the caller's team (`X-Switchboard-Team` picks one of theirs) and governed by its
 budget and limits; each completion gets one audit record (alias, deployment, tokens, cost,
-outcome; never the prompt or the answer), written before the answer (for a stream, before its
-final `data: [DONE]`).
+outcome; never the prompt or the answer), committed with its usage record before the answer
+(for a stream, before its final `data: [DONE]`).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from starlette.routing import Route
 
 from agents.models.errors import InvalidModelRequestError, ModelLayerError
 from agents.models.layer import ModelLayer
-from agents.models.router import Attribution, Outcome
+from agents.models.router import Attribution, AuditEvent, Outcome
 from switchboard.audit.log import Event
 from switchboard.identity.bearer import authenticate_bearer
 from switchboard.identity.principal import Principal
@@ -86,14 +86,13 @@ async def chat_completions(request: Request) -> Response:
         attribution = Attribution(user=principal.username, team=team)
         audit = _Audit(layer, principal, team)
         if body.get("stream"):
-            stream = await layer.router.stream(body, attribution, on_finish=audit.record)
+            stream = await layer.router.stream(body, attribution, audit=audit.event_maker)
             return StreamingResponse(
                 aiter(stream),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
             )
-        answer, outcome = await layer.router.complete(body, attribution)
-        await audit.record(outcome)
+        answer, _ = await layer.router.complete(body, attribution, audit=audit.event_maker)
         return JSONResponse(answer)
     except ModelLayerError as exc:
         requested = request.headers.get(TEAM_HEADER)
@@ -128,9 +127,15 @@ class _Audit:
         self._team = team
 
     async def record(self, outcome: Outcome) -> None:
-        writer = self._layer.audit
-        if writer is None:
-            return
+        """For a call refused or failed before any usage: its record alone."""
+        if self._layer.audit is not None:
+            await self._layer.audit.write(self.event(outcome))
+
+    @property
+    def event_maker(self) -> AuditEvent | None:
+        return None if self._layer.audit is None else self.event
+
+    def event(self, outcome: Outcome) -> Event:
         detail: dict[str, Any] = {"alias": outcome.alias, "team": self._team}
         if outcome.deployment is not None:
             detail["deployment"] = outcome.deployment.label
@@ -142,18 +147,14 @@ class _Audit:
         if error is not None:
             detail["error"] = error.code
         principal = self._principal
-        await writer.write(
-            Event(
-                actor=principal.username,
-                action="model.completion",
-                outcome="ok"
-                if error is None
-                else ("denied" if error.status_code == 429 else "error"),
-                target=outcome.alias,
-                on_behalf_of=principal.on_behalf_of,
-                client=principal.client_id,
-                detail=detail,
-            )
+        return Event(
+            actor=principal.username,
+            action="model.completion",
+            outcome="ok" if error is None else ("denied" if error.status_code == 429 else "error"),
+            target=outcome.alias,
+            on_behalf_of=principal.on_behalf_of,
+            client=principal.client_id,
+            detail=detail,
         )
 
 

@@ -3,7 +3,8 @@
 admit (the team's RPM, TPM and budget) -> order the alias's deployments (listed order, or
 weighted random; cooling-down ones last) -> for each: attempt, retrying retryable failures with
 exponential backoff or the provider's `Retry-After`, then fall back to the next; a deployment that
-still fails cools down -> account the provider's reported usage (usage table, team windows, span).
+still fails cools down -> account the provider's reported usage (usage table, team windows, span;
+the caller's audit record, if it keeps one, commits with the usage row).
 
 Streams fall back only before their first chunk reaches the caller; a stream that fails later
 ends with an error event, and what it used is still accounted.
@@ -38,6 +39,7 @@ from agents.models.limits import TeamLimiter
 from agents.models.openai_wire import OpenAIChat
 from agents.models.tables import ModelUsage
 from agents.models.wire import JSON, Call, ChunkStream, Completion, Provider, Usage
+from switchboard.audit.log import Event
 
 T = TypeVar("T")
 PROVIDER_NAMES = {
@@ -68,6 +70,10 @@ class Outcome:
     usage: Usage | None
     cost: float
     error: ModelLayerError | None = None
+
+
+AuditEvent = Callable[[Outcome], Event]
+"""Builds the audit record of a routed call from its outcome; it commits with the usage row."""
 
 
 def set_usage(span: Span, usage: Usage) -> None:
@@ -159,8 +165,11 @@ class Router:
         await self.limiter.admit(attribution.team, config.teams.get(attribution.team))
         return name, config, alias
 
-    async def complete(self, body: JSON, attribution: Attribution) -> tuple[JSON, Outcome]:
-        """Route a chat completion; the answer is OpenAI `chat.completion` JSON."""
+    async def complete(
+        self, body: JSON, attribution: Attribution, *, audit: AuditEvent | None = None
+    ) -> tuple[JSON, Outcome]:
+        """Route a chat completion; the answer is OpenAI `chat.completion` JSON. Once it has
+        returned, its usage (and `audit`'s record of it) is committed."""
         name, config, alias = await self._admit(body, attribution)
         failures: list[str] = []
         with self._tracer.start_as_current_span(f"chat {name}", kind=SpanKind.INTERNAL) as span:
@@ -194,7 +203,7 @@ class Router:
                 set_usage(span, usage)
                 span.set_attribute("switchboard.deployment", deployment.label)
                 outcome = await self._account(
-                    name, deployment, usage, attribution, started, streamed=False
+                    name, deployment, usage, attribution, started, streamed=False, audit=audit
                 )
                 return completion.body, outcome
             span.set_status(Status(StatusCode.ERROR))
@@ -212,9 +221,11 @@ class Router:
         self,
         body: JSON,
         attribution: Attribution,
-        on_finish: Callable[[Outcome], Awaitable[None]] | None = None,
+        *,
+        audit: AuditEvent | None = None,
     ) -> RoutedStream:
-        """Route a streamed chat completion: returns once a deployment has sent its first chunk."""
+        """Route a streamed chat completion: returns once a deployment has sent its first chunk.
+        Its usage (and `audit`'s record of it) is committed before the stream ends."""
         name, config, alias = await self._admit(body, attribution)
         failures: list[str] = []
         wants_usage = bool((body.get("stream_options") or {}).get("include_usage"))
@@ -249,7 +260,7 @@ class Router:
                         Opened(name, deployment, attribution, started, span, *opened),
                         prompt_length(body),
                         wants_usage,
-                        on_finish,
+                        audit,
                     )
                 raise AllDeploymentsFailedError(name, failures)
         except BaseException as exc:
@@ -343,8 +354,11 @@ class Router:
         started: float,
         *,
         streamed: bool,
+        audit: AuditEvent | None,
+        error: ModelLayerError | None = None,
     ) -> Outcome:
         cost = deployment.cost(usage.input_tokens, usage.output_tokens)
+        outcome = Outcome(alias, deployment, usage, cost, error)
         self.limiter.used(attribution.team, usage.total)
         with anyio.CancelScope(shield=True):
             await self._ledger.record(
@@ -362,9 +376,10 @@ class Router:
                     estimated=usage.estimated,
                     streamed=streamed,
                     latency_ms=(time.perf_counter() - started) * 1000,
-                )
+                ),
+                None if audit is None else audit(outcome),
             )
-        return Outcome(alias, deployment, usage, cost)
+        return outcome
 
 
 @dataclass(frozen=True)
@@ -383,7 +398,7 @@ class Opened:
 
 class RoutedStream:
     """A started stream as SSE bytes in OpenAI's chunk format, ending with `data: [DONE]`; its
-    usage is accounted (and `on_finish` told) before that last line, or when the caller stops
+    usage (and audit record) is committed before that last line, or when the caller stops
     reading."""
 
     def __init__(
@@ -392,13 +407,13 @@ class RoutedStream:
         opened: Opened,
         prompt_chars: int,
         wants_usage: bool,
-        on_finish: Callable[[Outcome], Awaitable[None]] | None,
+        audit: AuditEvent | None,
     ) -> None:
         self.router = router
         self.opened = opened
         self.prompt_chars = prompt_chars
         self.wants_usage = wants_usage
-        self.on_finish = on_finish
+        self.audit = audit
         self.outcome: Outcome | None = None
         self._started = False
 
@@ -437,17 +452,16 @@ class RoutedStream:
             opened.span.set_status(Status(StatusCode.ERROR))
             opened.span.set_attribute("error.type", type(error).__name__)
         opened.span.end()
-        accounted = await self.router._account(
+        self.outcome = await self.router._account(
             opened.alias,
             opened.deployment,
             usage,
             opened.attribution,
             opened.started,
             streamed=True,
+            audit=self.audit,
+            error=error,
         )
-        self.outcome = Outcome(accounted.alias, accounted.deployment, usage, accounted.cost, error)
-        if self.on_finish is not None:
-            await self.on_finish(self.outcome)
 
 
 async def _prepend(first: JSON | None, rest: AsyncIterator[JSON]) -> AsyncIterator[JSON]:

@@ -8,19 +8,25 @@ and wakes every waiter at once. A failed batch fails each of its waiters, never 
 The batch is written by a synchronous engine in one worker-thread hop: through the async driver
 each statement, the commit and the connection's return to the pool would each cross threads,
 which cost more than the insert.
+
+Rows of other tables that must be as durable as the records they go with (a model call's usage)
+can ride along: `write(event, rows=...)` commits them in the event's transaction, and `insert`
+commits rows alone in the next batch, so a request pays one commit for both.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
-from sqlalchemy import Engine
+from sqlalchemy import Engine, Table, insert
 from sqlalchemy.exc import IntegrityError
+from sqlmodel import SQLModel
 
 from switchboard.audit.log import APPEND_ATTEMPTS, Event, Tip, append_sync
 from switchboard.audit.models import AuditRecord
@@ -37,7 +43,8 @@ class AuditUnavailableError(RuntimeError):
 
 @dataclass(eq=False)
 class _Pending:
-    event: Event
+    event: Event | None
+    rows: Sequence[SQLModel] = ()
     done: anyio.Event = field(default_factory=anyio.Event)
     error: BaseException | None = None
 
@@ -74,16 +81,24 @@ class AuditWriter:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(engine.dispose)
 
-    async def write(self, event: Event) -> None:
-        """Return once `event` is committed; raise `AuditUnavailableError` if it could not be."""
+    async def write(self, event: Event, *, rows: Sequence[SQLModel] = ()) -> None:
+        """Return once `event` (and `rows`, in the same transaction) is committed; raise
+        `AuditUnavailableError` if it could not be."""
+        await self._submit(_Pending(event, rows))
+
+    async def insert(self, rows: Sequence[SQLModel]) -> None:
+        """Return once `rows` are committed, in the next batch, with no audit record."""
+        await self._submit(_Pending(None, rows))
+
+    async def _submit(self, pending: _Pending) -> None:
         if not self._running:
             raise AuditUnavailableError("the audit writer is not running")
-        pending = _Pending(event)
         self._queue.append(pending)
         self._wake.set()
         await pending.done.wait()
         if pending.error is not None:
-            raise AuditUnavailableError(f"the audit record was not written: {pending.error}")
+            what = "the audit record was" if pending.event is not None else "the records were"
+            raise AuditUnavailableError(f"{what} not written: {pending.error}")
 
     async def _drain_forever(self) -> None:
         while self._running:
@@ -100,8 +115,9 @@ class AuditWriter:
     async def _commit_batch(self) -> None:
         batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
         try:
-            records = await anyio.to_thread.run_sync(self._append, [p.event for p in batch])
-            self._tip = (records[-1].seq or 0, records[-1].hash)
+            records = await anyio.to_thread.run_sync(self._append, batch)
+            if records:
+                self._tip = (records[-1].seq or 0, records[-1].hash)
             self.batches += 1
         except Exception as exc:
             logger.exception("could not write %d audit records", len(batch))
@@ -111,15 +127,32 @@ class AuditWriter:
         for pending in batch:
             pending.done.set()
 
-    def _append(self, events: list[Event]) -> list[AuditRecord]:
+    def _append(self, batch: list[_Pending]) -> list[AuditRecord]:
         """Runs in a worker thread. Another process may have appended since this writer's last
         batch: the unique `prev_hash` refuses the stale tip and the chain is read afresh."""
         assert self._engine is not None, "only called while running"
+        events = [p.event for p in batch if p.event is not None]
+        rows: dict[Table, list[dict[str, Any]]] = {}
+        for pending in batch:
+            for row in pending.rows:
+                rows.setdefault(row.__table__, []).append(_values(row))  # type: ignore[attr-defined]
         tip = self._tip
         for _ in range(APPEND_ATTEMPTS):
             try:
                 with self._engine.begin() as connection:
-                    return append_sync(connection, events, tip)
+                    records = append_sync(connection, events, tip) if events else []
+                    for table, values in rows.items():
+                        connection.execute(insert(table), values)
+                    return records
             except IntegrityError:
                 tip = None
         raise RuntimeError(f"could not append to the audit log after {APPEND_ATTEMPTS} attempts")
+
+
+def _values(row: SQLModel) -> dict[str, Any]:
+    """The row's columns, less a primary key left for the database to assign."""
+    values = row.model_dump()
+    for column in row.__table__.primary_key:  # type: ignore[attr-defined]
+        if values.get(column.name) is None:
+            values.pop(column.name, None)
+    return values
