@@ -64,6 +64,7 @@ typecheck: venv
 ## Switchboard's container image and the compose stack's PostgreSQL, built without a registry.
 image: docker
 	scripts/base-image.sh
+	scripts/llama-wheel.sh --copy-to build/wheels
 	DOCKER_BUILDKIT=0 docker build -q -t switchboard:local .
 	DOCKER_BUILDKIT=0 docker build -q -t switchboard/postgres:local -f deploy/postgres.Dockerfile .
 

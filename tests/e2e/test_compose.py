@@ -16,6 +16,10 @@ import pytest
 
 from tests.e2e.conftest import ROOT, api_token, environment, free_port
 
+# `make image` puts the embedded model's wheels in the image: with an empty wheel cache it waits
+# for `make test`'s background llama.cpp build, so this runs last with the other tests that do.
+pytestmark = pytest.mark.local_model
+
 
 def compose(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
