@@ -40,6 +40,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from agents.availability import DEFAULT_MODELS, availability, caller
 from agents.models.layer import ModelLayer
 from agents.models.router import Attribution as RouterAttribution
+from agents.models.tables import ModelUsage
 from agents.runs.approvals import approval_check, void_pending
 from agents.runs.errors import RunFinishedError
 from agents.runs.events import EventLog, Redactor, next_seq
@@ -385,7 +386,7 @@ class RunEngine:
             return _wall_time_stop(limits.wall_time_seconds)
         except UsageLimitExceeded as exc:
             await self._keep_history(run_id, state)
-            return Stop(RunStatus.failed, f"stopped at a limit of the agent: {exc}")
+            return Stop(RunStatus.failed, f"stopped at a limit of the agent: {_limit_reached(exc)}")
         except (AgentRunError, NoModelLayerError) as exc:
             await self._keep_history(run_id, state)
             return Stop(RunStatus.failed, f"the model could not go on: {exc}")
@@ -460,12 +461,28 @@ class RunEngine:
                     elif Agent.is_model_request_node(node):
                         resuming = False
                         await self._record(run_id, request_events(node.request, redact))
+                        if limits.cost is not None:
+                            await self._check_cost(run_id, limits.cost)
             finally:
                 state.history = agent_run.all_messages()
                 state.usage = agent_run.usage
             result = agent_run.result
             assert result is not None, "the graph reached its end"
             return result.output
+
+    async def _check_cost(self, run_id: str, limit: float) -> None:
+        """Before the next model request: stop once the run's model calls (every stretch of
+        it, as the model layer committed them) cost `limit` or more."""
+        async with self.services.sessions() as session:
+            spent = (
+                await session.exec(
+                    select(func.coalesce(func.sum(ModelUsage.cost), 0.0)).where(
+                        col(ModelUsage.run_id) == run_id
+                    )
+                )
+            ).one()
+        if spent >= limit:
+            raise UsageLimitExceeded(f"cost limit of {limit:g} reached (spent {spent:g})")
 
     async def _record(self, run_id: str, events: Any) -> None:
         for kind, data in events:
@@ -608,6 +625,11 @@ async def cancel_run(session: AsyncSession, run: AgentRun, by: str) -> None:
     await void_pending(session, run.id)
     data = {"status": RunStatus.cancelled, "reason": run.reason}
     await _add_event(session, run.id, "status", data)
+
+
+def _limit_reached(exc: UsageLimitExceeded) -> str:
+    """Which limit, without the advice pydantic-ai adds for developers (a link to its docs)."""
+    return exc.message.partition(" Consider raising the limit")[0].removesuffix(".")
 
 
 def _wall_time_stop(seconds: float) -> Stop:
