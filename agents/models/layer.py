@@ -11,9 +11,11 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import httpx2
+import sqlalchemy as sa
 from opentelemetry.trace import Tracer
 from pydantic_ai.models import Model
-from sqlmodel import col, select
+from sqlmodel import col
+from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.models.endpoints import Endpoints, LocalEndpoint
 from agents.models.errors import ModelLayerError
@@ -21,7 +23,7 @@ from agents.models.ledger import UsageLedger
 from agents.models.pydantic_model import routed_model
 from agents.models.router import Attribution, Router
 from agents.models.store import ConfigStore
-from registry.models import Membership, Team, User
+from registry.models import Membership, Team
 from switchboard.audit.writer import AuditWriter
 from switchboard.services import Services
 
@@ -29,6 +31,20 @@ from switchboard.services import Services
 class ForbiddenTeamError(ModelLayerError):
     status_code = 403
     code = "forbidden_team"
+
+
+_TEAMS_OF = (
+    sa.select(col(Team.name))
+    .join(Membership, col(Membership.team_id) == col(Team.id))
+    .where(col(Membership.user_id) == sa.bindparam("user_id"))
+)
+"""Built once: composing a statement costs more than the database takes to run it."""
+
+
+async def teams_of(session: AsyncSession, user_id: int) -> list[str]:
+    """The user's teams, read in the session that checked their token."""
+    connection = await session.connection()
+    return list((await connection.execute(_TEAMS_OF, {"user_id": user_id})).scalars())
 
 
 class ModelLayer:
@@ -84,19 +100,10 @@ class ModelLayer:
         to `attribution` (see `agents.models.pydantic_model`)."""
         return routed_model(self.router, alias, attribution=attribution)
 
-    async def team_for(self, username: str, requested: str | None) -> str:
-        """The team a user's model calls are charged to: `requested` if they belong to it, else
-        their one team besides the default team, else the default team."""
+    def team_for(self, username: str, teams: list[str], requested: str | None) -> str:
+        """The team a user's model calls are charged to, among their `teams`: `requested` if
+        they belong to it, else their one team besides the default team, else the default team."""
         default = self.services.settings.default_team
-        async with self.services.sessions() as session:
-            teams = list(
-                await session.exec(
-                    select(Team.name)
-                    .join(Membership, col(Membership.team_id) == col(Team.id))
-                    .join(User, col(User.id) == col(Membership.user_id))
-                    .where(User.username == username)
-                )
-            )
         if requested is not None:
             if requested not in teams:
                 raise ForbiddenTeamError(

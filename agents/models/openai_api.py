@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from starlette.requests import Request
@@ -19,7 +20,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from agents.models.errors import InvalidModelRequestError, ModelLayerError
-from agents.models.layer import ModelLayer
+from agents.models.layer import ModelLayer, teams_of
 from agents.models.router import Attribution, AuditEvent, Outcome
 from switchboard.audit.log import Event
 from switchboard.identity.bearer import authenticate_bearer
@@ -42,8 +43,15 @@ def layer_of(request: Request) -> ModelLayer:
     return layer
 
 
-async def caller(request: Request) -> Principal | JSONResponse:
-    """The bearer token's principal, or the OpenAI-shaped refusal to send."""
+@dataclass(frozen=True)
+class Caller:
+    principal: Principal
+    teams: list[str]
+
+
+async def caller(request: Request) -> Caller | JSONResponse:
+    """The bearer token's principal and their teams (read in one session: opening and closing
+    one costs more than the query), or the OpenAI-shaped refusal to send."""
     token = bearer_token(request.scope)
     challenge = {"WWW-Authenticate": 'Bearer realm="switchboard"'}
     if token is None:
@@ -64,25 +72,29 @@ async def caller(request: Request) -> Principal | JSONResponse:
                 token,
                 audiences=(settings.effective_public_url, settings.mcp_url),
             )
+            if API not in found.principal.scopes:
+                return openai_error(
+                    403, "the token lacks the `api` scope /v1 needs", "insufficient_scope"
+                )
+            teams = await teams_of(session, found.principal.user_id)
     except InvalidTokenError:
         return openai_error(
             401, "the token is invalid, expired or revoked", "invalid_api_key", **challenge
         )
-    if API not in found.principal.scopes:
-        return openai_error(403, "the token lacks the `api` scope /v1 needs", "insufficient_scope")
-    return found.principal
+    return Caller(found.principal, teams)
 
 
 async def chat_completions(request: Request) -> Response:
-    principal = await caller(request)
-    if isinstance(principal, JSONResponse):
-        return principal
+    found = await caller(request)
+    if isinstance(found, JSONResponse):
+        return found
+    principal = found.principal
     layer = layer_of(request)
     alias = "?"
     try:
         body = await _body(request, layer.services.settings.max_request_bytes)
         alias = str(body.get("model") or "?")
-        team = await layer.team_for(principal.username, request.headers.get(TEAM_HEADER))
+        team = layer.team_for(principal.username, found.teams, request.headers.get(TEAM_HEADER))
         attribution = Attribution(user=principal.username, team=team)
         audit = _Audit(layer, principal, team)
         if body.get("stream"):
@@ -159,9 +171,9 @@ class _Audit:
 
 
 async def list_models(request: Request) -> Response:
-    principal = await caller(request)
-    if isinstance(principal, JSONResponse):
-        return principal
+    found = await caller(request)
+    if isinstance(found, JSONResponse):
+        return found
     created = int(time.time())
     aliases = await layer_of(request).router.aliases()
     data = [
