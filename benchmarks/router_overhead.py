@@ -38,6 +38,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import anyio
 import httpx
 from sqlalchemy import func
 from sqlmodel import select
@@ -92,12 +93,11 @@ main(["serve"])
 writes the profile to the file named by the first argument."""
 HOT_PATHS = (
     ("agents/models/openai_api.py", "chat_completions", "the whole endpoint"),
-    ("agents/models/openai_api.py", "caller", "  authentication (token, standing)"),
-    ("agents/models/layer.py", "team_for", "  the caller's team"),
+    ("agents/models/openai_api.py", "caller", "  the caller (token, standing, teams)"),
+    ("agents/models/layer.py", "teams_of", "    of which the caller's teams"),
     ("agents/models/router.py", "complete", "  the router"),
     ("agents/models/router.py", "_complete_once", "    of which the upstream call"),
-    ("agents/models/router.py", "_account", "    of which usage accounting"),
-    ("agents/models/openai_api.py", "record", "  the audit record"),
+    ("agents/models/ledger.py", "record", "    of which the usage and audit commit"),
 )
 
 
@@ -203,7 +203,11 @@ async def profile(
         process.send_signal(signal.SIGUSR2)
     deadline = time.monotonic() + 60
     size = -1
-    while size != (size := out.stat().st_size if out.exists() else 0) or not size:
+    profile_file = anyio.Path(out)
+    while (
+        size != (size := (await profile_file.stat()).st_size if await profile_file.exists() else 0)
+        or not size
+    ):
         if time.monotonic() > deadline:
             raise RuntimeError(f"{out}: the profile was not written")
         await asyncio.sleep(0.2)
