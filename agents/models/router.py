@@ -36,6 +36,7 @@ from agents.models.errors import (
 from agents.models.failures import UpstreamFailure
 from agents.models.ledger import UsageLedger
 from agents.models.limits import TeamLimiter
+from agents.models.local_wire import LocalChat
 from agents.models.openai_wire import OpenAIChat
 from agents.models.tables import ModelUsage
 from agents.models.wire import JSON, Call, ChunkStream, Completion, Provider, Usage
@@ -124,8 +125,11 @@ class Router:
         self._rng = rng or random.Random()  # noqa: S311  (load spreading, not secrecy)
         self._clock = clock
         self.limiter = TeamLimiter(ledger, clock)
-        self.providers: dict[str, Provider] = {"anthropic": AnthropicMessages()}
         self._openai = OpenAIChat()
+        self.providers: dict[str, Provider] = {
+            "anthropic": AnthropicMessages(),
+            "local": LocalChat(self._openai),
+        }
         self._cooling: dict[str, float] = {}
         """Deployment label -> when its cooldown ends (monotonic clock)."""
 

@@ -1,0 +1,98 @@
+"""Requests to the embedded model, reshaped for llama-cpp-python's `chatml-function-calling`.
+
+The embedded model's server speaks OpenAI chat completions, but that chat format handles only
+part of what agents send, and an agent's tool loop breaks on the rest:
+
+- an assistant message that called tools must carry a string `content`: the server refuses one
+  whose content is null or absent, as pydantic-ai sends it;
+- its prompt template renders system, user and assistant messages only: `tool` messages vanish,
+  so the model never sees a tool's result and calls the same tool again. They become user
+  messages naming the tool ("Result of tool X: ...");
+- `tool_choice: "required"` (sent when an agent must answer through its output tool) fails with
+  a server error; the format supports `"auto"` and naming one tool, which forces that call;
+- the tools are described inside the system message only: with none, the model would not know
+  them, so an empty one is added.
+
+Everything else is sent as it came; other providers are not affected.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+from typing import Any
+
+import httpx2
+
+from agents.models.openai_wire import OpenAIChat, OpenAIStream
+from agents.models.wire import JSON, Call, Completion
+
+
+def _text(content: Any) -> str:
+    """A message's content as plain text (OpenAI allows a list of typed parts)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            str(part.get("text", "")) if isinstance(part, dict) else str(part) for part in content
+        )
+    return json.dumps(content)
+
+
+def _tool_names(messages: list[Any]) -> dict[str, str]:
+    """Tool call id -> the name of the tool called, from the assistant messages."""
+    names: dict[str, str] = {}
+    for message in messages:
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            for call in message.get("tool_calls") or []:
+                function = call.get("function") or {}
+                if isinstance(call.get("id"), str) and isinstance(function.get("name"), str):
+                    names[call["id"]] = function["name"]
+    return names
+
+
+def _message(message: Any, names: dict[str, str]) -> Any:
+    if not isinstance(message, dict):
+        return message
+    role = message.get("role")
+    if role == "assistant" and message.get("tool_calls") and not message.get("content"):
+        return {**message, "content": ""}
+    if role == "tool":
+        name = names.get(str(message.get("tool_call_id")))
+        called = f"tool {name}" if name else "a tool call"
+        return {"role": "user", "content": f"Result of {called}: {_text(message.get('content'))}"}
+    return message
+
+
+def adapt_request(body: JSON) -> JSON:
+    """`body` as the embedded model's chat format can follow it (see the module's docstring)."""
+    messages = body.get("messages")
+    if not isinstance(messages, list):
+        return body
+    names = _tool_names(messages)
+    adapted = [_message(message, names) for message in messages]
+    tools = body.get("tools") or []
+    if tools and not any(isinstance(m, dict) and m.get("role") == "system" for m in adapted):
+        adapted.insert(0, {"role": "system", "content": ""})
+    result = {**body, "messages": adapted}
+    if body.get("tool_choice") == "required":
+        only = tools[0].get("function", {}).get("name") if len(tools) == 1 else None
+        result["tool_choice"] = (
+            {"type": "function", "function": {"name": only}} if isinstance(only, str) else "auto"
+        )
+    return result
+
+
+class LocalChat:
+    """The embedded model's provider: OpenAI chat completions, each request adapted first."""
+
+    def __init__(self, openai: OpenAIChat) -> None:
+        self._openai = openai
+
+    async def complete(self, http: httpx2.AsyncClient, call: Call) -> Completion:
+        return await self._openai.complete(http, replace(call, body=adapt_request(call.body)))
+
+    async def stream(self, http: httpx2.AsyncClient, call: Call) -> OpenAIStream:
+        return await self._openai.stream(http, replace(call, body=adapt_request(call.body)))
