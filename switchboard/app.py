@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
+from agents.local_model import LocalModelServer
 from agents.models.layer import ModelLayer
 from agents.models.openai_api import v1_routes
 from agents.runs.engine import RunEngine, routed_models
@@ -71,12 +72,15 @@ def create_app(settings: Settings) -> Starlette:
             app.state.registration_limiter = SlidingWindow(30, 60)
             app.state.telemetry = Telemetry(settings)
             app.state.toolhost = Toolhost(services, app.state.telemetry)
+            # Started on the first request routed to it, stopped when the server stops.
+            local_model = LocalModelServer.from_settings(settings)
             app.state.models = ModelLayer(
                 services,
                 app.state.telemetry.tracer_provider.get_tracer("switchboard.models"),
                 audit=app.state.toolhost.audit,
+                local=local_model,
             )
-            async with app.state.toolhost.running(), app.state.models.running():
+            async with local_model, app.state.toolhost.running(), app.state.models.running():
                 model_for, known_models = routed_models(app.state.models)
                 app.state.runs = RunEngine(
                     services,
