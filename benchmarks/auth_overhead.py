@@ -287,10 +287,9 @@ class Bench:
 async def prepare(app: Starlette, http: httpx.AsyncClient, stack: AsyncExitStack) -> Bench:
     services: Services = app.state.services
     jwt, pat = await populate(services)
-    async with services.sessions() as session:
-        caller = await authenticate_bearer(
-            session, services.tokens, jwt, audiences=(services.settings.mcp_url,)
-        )
+    caller = await authenticate_bearer(
+        services.reads, services.tokens, jwt, audiences=(services.settings.mcp_url,)
+    )
     principal = caller.principal
     deployed: Toolhost = app.state.toolhost
     hosts = {

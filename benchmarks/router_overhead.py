@@ -93,8 +93,7 @@ main(["serve"])
 writes the profile to the file named by the first argument."""
 HOT_PATHS = (
     ("agents/models/openai_api.py", "chat_completions", "the whole endpoint"),
-    ("agents/models/openai_api.py", "caller", "  the caller (token, standing, teams)"),
-    ("agents/models/layer.py", "teams_of", "    of which the caller's teams"),
+    ("agents/models/openai_api.py", "caller", "  the caller (token, standing and teams)"),
     ("agents/models/router.py", "complete", "  the router"),
     ("agents/models/router.py", "_complete_once", "    of which the upstream call"),
     ("agents/models/ledger.py", "record", "    of which the usage and audit commit"),

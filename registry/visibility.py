@@ -13,6 +13,7 @@ from typing import Any
 
 import anyio
 import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import async_sessionmaker
 from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -25,6 +26,7 @@ from registry.models import (
     ReviewStatus,
     Server,
     ServerVersion,
+    Team,
     Tool,
     User,
 )
@@ -99,6 +101,8 @@ class Standing:
     disabled: bool
     revision: int
     grants: list[tuple[int, frozenset[str]]]
+    teams: frozenset[str] = frozenset()
+    """The user's team names, for attributing what they spend."""
 
 
 def standing_select(*extra: Any) -> sa.Select[Any]:
@@ -117,12 +121,18 @@ def standing_select(*extra: Any) -> sa.Select[Any]:
             current,
             col(Grant.server_id),
             col(Grant.scopes),
+            col(Team.name),
             *extra,
         )
         .select_from(User)
         .outerjoin(Membership, col(Membership.user_id) == User.id)
+        .outerjoin(Team, col(Team.id) == Membership.team_id)
         .outerjoin(Grant, col(Grant.team_id) == Membership.team_id)
     )
+
+
+STANDING_COLUMNS = 7
+"""Where a caller's `extra` columns start in each row."""
 
 
 def standing_from_rows(rows: Sequence[Sequence[Any]]) -> Standing | None:
@@ -135,17 +145,18 @@ def standing_from_rows(rows: Sequence[Sequence[Any]]) -> Standing | None:
         if server_id is not None:
             merged.setdefault(server_id, set()).update(scopes)
     grants = [(server_id, frozenset(scopes)) for server_id, scopes in sorted(merged.items())]
-    return Standing(user_id or 0, str(role), bool(disabled), int(at or 0), grants)
+    teams = frozenset(row[6] for row in rows if row[6] is not None)
+    return Standing(user_id or 0, str(role), bool(disabled), int(at or 0), grants, teams)
 
 
-_STANDING_BY_NAME = standing_select().where(col(User.username) == sa.bindparam("username"))
+STANDING_BY_NAME = standing_select().where(col(User.username) == sa.bindparam("username"))
 """Built once: composing a statement costs more than SQLite takes to run it."""
 
 
 async def standing(session: AsyncSession, username: str) -> Standing | None:
     """Everything a request needs to know about its caller, in one round trip (or `None`)."""
     connection = await session.connection()
-    rows = (await connection.execute(_STANDING_BY_NAME, {"username": username})).all()
+    rows = (await connection.execute(STANDING_BY_NAME, {"username": username})).all()
     return standing_from_rows(rows)
 
 
@@ -166,6 +177,13 @@ class CatalogCache:
             if self._index is None or self._index.revision != current:
                 self._index = await load_index(session)
             return self._index
+
+    async def at(self, sessions: async_sessionmaker[AsyncSession], current: int) -> CatalogIndex:
+        """The index at revision `current`, opening a session only when it must be reloaded."""
+        if self._index is not None and self._index.revision == current:
+            return self._index
+        async with sessions() as session:
+            return await self.index(session, current)
 
     async def visible_tools(self, session: AsyncSession, username: str) -> list[IndexedTool]:
         """Nothing for an unknown user; one query for the grants and the revision otherwise."""

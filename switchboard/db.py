@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
+from typing import Any
 
-from sqlalchemy import Engine, event, make_url
+import anyio
+from sqlalchemy import Engine, Executable, Row, event, make_url
 from sqlalchemy import create_engine as create_sync_engine_for
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
@@ -24,7 +26,7 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(url, pool_pre_ping=True)
 
 
-def create_sync_engine(async_url: str) -> Engine:
+def create_sync_engine(async_url: str, *, connections: int = 1) -> Engine:
     """A one-connection synchronous engine on the same database, for work that would otherwise
     cross aiosqlite's thread once per statement: it runs whole in one worker thread instead."""
     url = make_url(async_url)
@@ -32,11 +34,11 @@ def create_sync_engine(async_url: str) -> Engine:
         engine = create_sync_engine_for(
             url.set(drivername="sqlite+pysqlite"),
             connect_args={"timeout": 30, "check_same_thread": False},
-            pool_size=1,
+            pool_size=connections,
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_sync_engine_for(url, pool_size=1, pool_pre_ping=True)
+    return create_sync_engine_for(url, pool_size=connections, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
@@ -56,3 +58,31 @@ async def transaction(sessions: Sessions) -> AsyncIterator[AsyncSession]:
     """A session whose work commits together or not at all."""
     async with sessions() as session, session.begin():
         yield session
+
+
+class Reads:
+    """Single statements that every request runs (the bearer check), each whole in one
+    worker-thread hop on a synchronous engine: through the async driver, opening a session,
+    executing, fetching and the two rollbacks that close it would each cross threads."""
+
+    def __init__(self, async_url: str, *, connections: int = 4) -> None:
+        self._engine = create_sync_engine(async_url, connections=connections)
+
+    async def rows(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row[Any]]:
+        return await anyio.to_thread.run_sync(self._rows, statement, params)
+
+    async def write(self, statement: Executable, params: Mapping[str, Any]) -> None:
+        """One statement in its own transaction (bookkeeping such as a token's last use)."""
+        await anyio.to_thread.run_sync(self._write, statement, params)
+
+    async def close(self) -> None:
+        with anyio.CancelScope(shield=True):
+            await anyio.to_thread.run_sync(self._engine.dispose)
+
+    def _rows(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row[Any]]:
+        with self._engine.connect() as connection:
+            return connection.execute(statement, params).all()
+
+    def _write(self, statement: Executable, params: Mapping[str, Any]) -> None:
+        with self._engine.begin() as connection:
+            connection.execute(statement, params)

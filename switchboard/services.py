@@ -16,7 +16,7 @@ from registry.teams import ensure_team
 from registry.visibility import CatalogCache
 from switchboard import migrate
 from switchboard.audit import journal
-from switchboard.db import Sessions, create_engine, session_factory, transaction
+from switchboard.db import Reads, Sessions, create_engine, session_factory, transaction
 from switchboard.identity.keys import SigningKeys
 from switchboard.identity.tokens import AccessTokens
 from switchboard.settings import Settings
@@ -31,6 +31,8 @@ class Services:
     catalog: CatalogCache
     keys: SigningKeys
     tokens: AccessTokens
+    reads: Reads
+    """For the per-request bearer check (`switchboard.identity.bearer`)."""
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         return transaction(self.sessions)
@@ -43,6 +45,7 @@ async def open_services(settings: Settings, *, upgrade: bool = True) -> AsyncIte
     await anyio.Path(settings.data_dir).mkdir(parents=True, exist_ok=True)
     key = await anyio.to_thread.run_sync(load_or_create_key, settings.effective_secret_key_file)
     engine = create_engine(settings.effective_database_url)
+    reads = Reads(settings.effective_database_url)
     try:
         if upgrade:
             await bootstrap(engine, settings.default_team)
@@ -66,9 +69,11 @@ async def open_services(settings: Settings, *, upgrade: bool = True) -> AsyncIte
                 issuer=settings.effective_public_url,
                 lifetime_seconds=settings.access_token_seconds,
             ),
+            reads=reads,
         )
         yield services
     finally:
+        await reads.close()
         await engine.dispose()
 
 

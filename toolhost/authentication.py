@@ -85,11 +85,9 @@ class RequireBearer:
             await _refuse(401, challenge(settings), "authentication required", scope, receive, send)
             return
         try:
-            async with services.sessions() as session:
-                caller = await authenticate_bearer(
-                    session, services.tokens, token, audiences=(settings.mcp_url,)
-                )
-                index = await services.catalog.index(session, caller.standing.revision)
+            caller = await authenticate_bearer(
+                services.reads, services.tokens, token, audiences=(settings.mcp_url,)
+            )
         except InvalidTokenError as exc:
             logger.info("refused a bearer token: %s", exc)
             value = challenge(settings, error="invalid_token")
@@ -100,6 +98,7 @@ class RequireBearer:
             value = challenge(settings, error="insufficient_scope", scope=MCP)
             await _refuse(403, value, "the token lacks the `mcp` scope", scope, receive, send)
             return
+        index = await services.catalog.at(services.sessions, caller.standing.revision)
         granted = index.visible(caller.standing.grants)
         if scope["method"] == "POST":
             body = await read_body(scope, receive, settings.max_request_bytes)

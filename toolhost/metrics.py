@@ -48,13 +48,12 @@ async def _refusal(request: Request) -> Response | None:
             "security or admin user (`switchboard token create --scope metrics`)",
         )
     try:
-        async with services.sessions() as session:
-            caller = await authenticate_bearer(
-                session,
-                services.tokens,
-                token,
-                audiences=(settings.effective_public_url, settings.mcp_url),
-            )
+        caller = await authenticate_bearer(
+            services.reads,
+            services.tokens,
+            token,
+            audiences=(settings.effective_public_url, settings.mcp_url),
+        )
     except InvalidTokenError as exc:
         logger.info("refused a bearer token at /metrics: %s", exc)
         return _problem(401, "the bearer token is invalid, expired or revoked", "invalid_token")

@@ -11,11 +11,8 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
 import httpx2
-import sqlalchemy as sa
 from opentelemetry.trace import Tracer
 from pydantic_ai.models import Model
-from sqlmodel import col
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.models.endpoints import Endpoints, LocalEndpoint
 from agents.models.errors import ModelLayerError
@@ -23,7 +20,6 @@ from agents.models.ledger import UsageLedger
 from agents.models.pydantic_model import routed_model
 from agents.models.router import Attribution, Router
 from agents.models.store import ConfigStore
-from registry.models import Membership, Team
 from switchboard.audit.writer import AuditWriter
 from switchboard.services import Services
 
@@ -31,20 +27,6 @@ from switchboard.services import Services
 class ForbiddenTeamError(ModelLayerError):
     status_code = 403
     code = "forbidden_team"
-
-
-_TEAMS_OF = (
-    sa.select(col(Team.name))
-    .join(Membership, col(Membership.team_id) == col(Team.id))
-    .where(col(Membership.user_id) == sa.bindparam("user_id"))
-)
-"""Built once: composing a statement costs more than the database takes to run it."""
-
-
-async def teams_of(session: AsyncSession, user_id: int) -> list[str]:
-    """The user's teams, read in the session that checked their token."""
-    connection = await session.connection()
-    return list((await connection.execute(_TEAMS_OF, {"user_id": user_id})).scalars())
 
 
 class ModelLayer:

@@ -20,7 +20,7 @@ from starlette.responses import JSONResponse, Response, StreamingResponse
 from starlette.routing import Route
 
 from agents.models.errors import InvalidModelRequestError, ModelLayerError
-from agents.models.layer import ModelLayer, teams_of
+from agents.models.layer import ModelLayer
 from agents.models.router import Attribution, AuditEvent, Outcome
 from switchboard.audit.log import Event
 from switchboard.identity.bearer import authenticate_bearer
@@ -65,23 +65,19 @@ async def caller(request: Request) -> Caller | JSONResponse:
     services = services_of(request)
     settings = services.settings
     try:
-        async with services.sessions() as session:
-            found = await authenticate_bearer(
-                session,
-                services.tokens,
-                token,
-                audiences=(settings.effective_public_url, settings.mcp_url),
-            )
-            if API not in found.principal.scopes:
-                return openai_error(
-                    403, "the token lacks the `api` scope /v1 needs", "insufficient_scope"
-                )
-            teams = await teams_of(session, found.principal.user_id)
+        found = await authenticate_bearer(
+            services.reads,
+            services.tokens,
+            token,
+            audiences=(settings.effective_public_url, settings.mcp_url),
+        )
     except InvalidTokenError:
         return openai_error(
             401, "the token is invalid, expired or revoked", "invalid_api_key", **challenge
         )
-    return Caller(found.principal, teams)
+    if API not in found.principal.scopes:
+        return openai_error(403, "the token lacks the `api` scope /v1 needs", "insufficient_scope")
+    return Caller(found.principal, sorted(found.standing.teams))
 
 
 async def chat_completions(request: Request) -> Response:

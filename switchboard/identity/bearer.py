@@ -1,8 +1,8 @@
 """Turning an `Authorization: Bearer` value into a caller: a JWT or a personal access token.
 
-The caller's account state, grants and the catalogue revision come back from one query
-(`registry.visibility.standing`), read on every request, so disabling a user or revoking a
-grant takes effect at once while a request costs as few database round trips as possible.
+The caller's account state, teams, grants and the catalogue revision come back from one query,
+read on every request, so disabling a user or revoking a grant takes effect at once; it runs
+through `Reads`, one worker-thread hop, because every request pays for it.
 """
 
 from __future__ import annotations
@@ -10,10 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlmodel.ext.asyncio.session import AsyncSession
-
 from registry.models import Role
-from registry.visibility import Standing, standing
+from registry.visibility import STANDING_BY_NAME, Standing, standing_from_rows
+from switchboard.db import Reads
 from switchboard.identity.pats import looks_like_pat, resolve_pat_standing, touch_pat
 from switchboard.identity.principal import Principal
 from switchboard.identity.tokens import AccessTokens, InvalidTokenError
@@ -29,24 +28,24 @@ class Authenticated:
 
 
 async def authenticate_bearer(
-    session: AsyncSession, tokens: AccessTokens, token: str, *, audiences: tuple[str, ...]
+    reads: Reads, tokens: AccessTokens, token: str, *, audiences: tuple[str, ...]
 ) -> Authenticated:
     """The caller, or `InvalidTokenError` (expired, revoked, forged, or the user is disabled).
 
-    Reads only, except for a personal token's `last_used_at`, committed when it is written.
+    Reads only, except for a personal token's `last_used_at`, written at most once a minute.
     """
     if looks_like_pat(token):
-        pat = await resolve_pat_standing(session, token)
+        pat = await resolve_pat_standing(reads, token)
         if pat is None:
             raise InvalidTokenError("unknown, revoked or expired personal access token")
         if pat.last_used_at is None or datetime.now(UTC) - pat.last_used_at > LAST_USED:
-            await touch_pat(session, pat.token_id)
+            await touch_pat(reads, pat.token_id)
         return _authenticated(
             pat.username, pat.scopes, pat.standing, credential_id=f"pat:{pat.token_id}"
         )
     claims = await tokens.verify(token, audiences=audiences)
     return await _caller(
-        session,
+        reads,
         claims.subject,
         claims.scopes,
         client_id=claims.client_id,
@@ -56,7 +55,7 @@ async def authenticate_bearer(
 
 
 async def _caller(
-    session: AsyncSession,
+    reads: Reads,
     username: str,
     scopes: frozenset[str],
     *,
@@ -64,7 +63,7 @@ async def _caller(
     on_behalf_of: str | None = None,
     credential_id: str | None = None,
 ) -> Authenticated:
-    state = await standing(session, username)
+    state = standing_from_rows(await reads.rows(STANDING_BY_NAME, {"username": username}))
     if state is None or state.disabled:
         raise InvalidTokenError(f"user {username!r} is gone or disabled")
     return _authenticated(

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import sqlalchemy as sa
-from sqlmodel import col, select, update
+from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry.errors import NotFoundError, RegistryError
 from registry.models import User, pk
-from registry.visibility import Standing, standing_from_rows, standing_select
+from registry.visibility import STANDING_COLUMNS, Standing, standing_from_rows, standing_select
+from switchboard.db import Reads
 from switchboard.identity.models import PersonalAccessToken
 
 PREFIX = "sbp_"
@@ -114,28 +115,29 @@ class ResolvedPat:
     standing: Standing
 
 
-async def resolve_pat_standing(session: AsyncSession, token: str) -> ResolvedPat | None:
+async def resolve_pat_standing(reads: Reads, token: str) -> ResolvedPat | None:
     """The live token with its user's standing, in one query; `None` for unknown, revoked or
     expired tokens and disabled users."""
-    connection = await session.connection()
-    rows = (await connection.execute(_PAT_STANDING, {"token_hash": digest(token)})).all()
+    rows = await reads.rows(_PAT_STANDING, {"token_hash": digest(token)})
     state = standing_from_rows(rows)
     if state is None or state.disabled:
         return None
-    token_id, scopes, expires, revoked, last_used, username = rows[0][6:]
+    token_id, scopes, expires, revoked, last_used, username = rows[0][STANDING_COLUMNS:]
     if revoked is not None or _aware(expires) <= datetime.now(UTC):
         return None
     last = _aware(last_used) if last_used is not None else None
     return ResolvedPat(token_id, username, frozenset(scopes), last, state)
 
 
-async def touch_pat(session: AsyncSession, token_id: int) -> None:
-    await session.exec(
-        update(PersonalAccessToken)
-        .where(col(PersonalAccessToken.id) == token_id)
-        .values(last_used_at=datetime.now(UTC))
-    )
-    await session.commit()
+_TOUCH = (
+    sa.update(PersonalAccessToken)
+    .where(col(PersonalAccessToken.id) == sa.bindparam("token_id"))
+    .values(last_used_at=sa.bindparam("now"))
+)
+
+
+async def touch_pat(reads: Reads, token_id: int) -> None:
+    await reads.write(_TOUCH, {"token_id": token_id, "now": datetime.now(UTC)})
 
 
 def _aware(moment: datetime) -> datetime:

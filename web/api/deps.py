@@ -33,13 +33,12 @@ async def authenticate(request: Request) -> Principal:
     token = bearer_token(request.scope)
     if token is not None:
         try:
-            async with svc.sessions() as session:
-                caller = await authenticate_bearer(
-                    session,
-                    svc.tokens,
-                    token,
-                    audiences=(settings.effective_public_url, settings.mcp_url),
-                )
+            caller = await authenticate_bearer(
+                svc.reads,
+                svc.tokens,
+                token,
+                audiences=(settings.effective_public_url, settings.mcp_url),
+            )
         except InvalidTokenError:
             raise SignInError("the bearer token is invalid, expired or revoked") from None
         principal = caller.principal
