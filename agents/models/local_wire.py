@@ -7,7 +7,9 @@ part of what agents send, and an agent's tool loop breaks on the rest:
   whose content is null or absent, as pydantic-ai sends it;
 - its prompt template renders system, user and assistant messages only: `tool` messages vanish,
   so the model never sees a tool's result and calls the same tool again. They become user
-  messages naming the tool ("Result of tool X: ...");
+  messages naming the tool ("Result of tool X: ..."). The template also HTML-escapes what it
+  renders (`"` becomes `&#34;`), which a small model then copies into its own arguments, so a
+  JSON result is given as quote-free `key: value` lines;
 - `tool_choice: "required"` (sent when an agent must answer through its output tool) fails with
   a server error; the format supports `"auto"` and naming one tool, which forces that call;
 - the tools are described inside the system message only: with none, the model would not know
@@ -41,6 +43,25 @@ def _text(content: Any) -> str:
     return json.dumps(content)
 
 
+def _lines(value: Any, path: str = "") -> list[str]:
+    """A JSON value as `a.b: value` lines, strings unquoted."""
+    if isinstance(value, dict) and value:
+        return [line for k, v in value.items() for line in _lines(v, f"{path}{k}.")]
+    if isinstance(value, list) and value:
+        return [line for i, v in enumerate(value) for line in _lines(v, f"{path}{i}.")]
+    text = value if isinstance(value, str) else json.dumps(value)
+    return [f"{path.removesuffix('.')}: {text}" if path else text]
+
+
+def _result(content: Any) -> str:
+    text = _text(content)
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return text
+    return "\n".join(_lines(value)) if isinstance(value, dict | list) else text
+
+
 def _tool_names(messages: list[Any]) -> dict[str, str]:
     """Tool call id -> the name of the tool called, from the assistant messages."""
     names: dict[str, str] = {}
@@ -62,7 +83,8 @@ def _message(message: Any, names: dict[str, str]) -> Any:
     if role == "tool":
         name = names.get(str(message.get("tool_call_id")))
         called = f"tool {name}" if name else "a tool call"
-        return {"role": "user", "content": f"Result of {called}: {_text(message.get('content'))}"}
+        result = _result(message.get("content"))
+        return {"role": "user", "content": f"Result of {called}:\n{result}"}
     return message
 
 

@@ -4,6 +4,7 @@ no `tool_choice: "required"`."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from agents.models.local_wire import adapt_request
@@ -52,14 +53,41 @@ def test_a_tool_loop_reads_as_the_chat_format_renders_it() -> None:
         {"role": "system", "content": "Use the tools."},
         {"role": "user", "content": "What is 6 * 7 and the time?"},
         {**calls, "content": ""},
-        {"role": "user", "content": 'Result of tool calculator.evaluate: {"value": 42}'},
-        {"role": "user", "content": "Result of tool clock.current_time: 09:30\nUTC"},
-        {"role": "user", "content": "Result of a tool call: Fix the errors and try again."},
+        {"role": "user", "content": "Result of tool calculator.evaluate:\nvalue: 42"},
+        {"role": "user", "content": "Result of tool clock.current_time:\n09:30\nUTC"},
+        {"role": "user", "content": "Result of a tool call:\nFix the errors and try again."},
     ]
     assert {k: v for k, v in adapted.items() if k != "messages"} == {
         k: v for k, v in body.items() if k != "messages"
     }
     assert calls["content"] is None, "the caller's request is left as it was"
+
+
+def test_json_results_read_as_quote_free_lines() -> None:
+    """llama.cpp's template HTML-escapes quotes, which the model would copy into arguments."""
+    result = {
+        "target": {"timezone": "Asia/Tokyo", "is_dst": False, "offsets": [9, None]},
+        "note": 'say "hi"',
+    }
+    body = {
+        "messages": [
+            {"role": "system", "content": "s"},
+            {"role": "assistant", "content": "", "tool_calls": [call("c1", "clock.convert")]},
+            {"role": "tool", "tool_call_id": "c1", "content": json.dumps(result)},
+            {"role": "tool", "tool_call_id": "c1", "content": "[]"},
+            {"role": "tool", "tool_call_id": "c1", "content": '"plain"'},
+        ]
+    }
+    assert [m["content"] for m in adapt_request(body)["messages"][2:]] == [
+        "Result of tool clock.convert:\n"
+        "target.timezone: Asia/Tokyo\n"
+        "target.is_dst: false\n"
+        "target.offsets.0: 9\n"
+        "target.offsets.1: null\n"
+        'note: say "hi"',
+        "Result of tool clock.convert:\n[]",
+        'Result of tool clock.convert:\n"plain"',
+    ]
 
 
 def test_absent_content_on_a_tool_call_becomes_empty_text() -> None:
