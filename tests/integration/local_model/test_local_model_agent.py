@@ -4,8 +4,9 @@ run engine, reaches the bundled clock server through the real `/mcp` and a real 
 the real llama.cpp server (SmolLM2-135M) through the routed model layer.
 
 The model is tiny, so what it answers is not judged: only that the run ends within its limits
-(tightened here) or says which one stopped it, that its story was streamed in order, that every model request
-was accounted to the user, and that the tools it called were audited as the agent acting for her.
+(tightened here) or says which one stopped it, that its story was streamed in order, that every
+model request was accounted to the user, and that the tools it called were audited as the agent
+acting for her.
 """
 
 from __future__ import annotations
