@@ -72,6 +72,8 @@ benchmark: venv
 	$(BIN)/python benchmarks/registry_scale.py
 	$(BIN)/python benchmarks/auth_overhead.py
 	$(BIN)/python benchmarks/gateway_overhead.py
+	$(BIN)/python benchmarks/router_overhead.py
+	$(BIN)/python benchmarks/agent_overhead.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache
