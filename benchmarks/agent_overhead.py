@@ -41,7 +41,8 @@ from pydantic_ai.toolsets.abstract import ToolsetTool
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from gateway_overhead import accounts, build_wheel, free_port, publish_calculator
+from gateway_overhead import accounts, build_wheel, publish_calculator
+from harness import free_port
 
 from agents.publishing import publish_agent
 from agents.runs.engine import RunEngine

@@ -46,9 +46,6 @@ import argparse
 import asyncio
 import json
 import os
-import pstats
-import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -60,12 +57,11 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import anyio
 import docker
 import httpx
 import httpx2
+from harness import PROFILED_SWITCHBOARD, ROOT, child, free_port, print_profile, profiled
 from mcp import Client
 from mcp.client.client import ConnectMode
 from mcp.client.streamable_http import streamable_http_client
@@ -82,7 +78,6 @@ from switchboard.identity.pats import create_pat
 from switchboard.services import Services, open_services
 from switchboard.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
 CALCULATOR = ROOT / "examples" / "calculator"
 TOOL = "evaluate"
 ARGUMENTS = {"expression": "6 * 7"}
@@ -92,69 +87,12 @@ PROCESSES = ("client", "server", "sandbox", "docker")
 MAX_ADDED_P50_MS = 3.0
 MIN_THROUGHPUT_RATIO = 0.6
 AUDITED_CALLS = 10_000
-STARTUP_SECONDS = 120
 DIRECT_SERVER = """
 import sys, uvicorn
 from switchboard_example_calculator.server import create_server
 uvicorn.run(create_server().streamable_http_app(), host="127.0.0.1", port=int(sys.argv[1]),
             log_level="warning")
 """
-PROFILED_SWITCHBOARD = """
-import cProfile, signal, sys
-from switchboard.cli.main import main
-profiler, out = cProfile.Profile(), sys.argv[1]
-signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
-signal.signal(signal.SIGUSR2, lambda *_: (profiler.disable(), profiler.dump_stats(out)))
-main(["serve"])
-"""
-"""`switchboard serve`, profiled while SIGUSR1 has switched cProfile on, until SIGUSR2
-writes the profile to the file named by the first argument."""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def child(
-    argv: list[str], env: dict[str, str], ready_url: str, log: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """Run `argv` until the block ends (then SIGINT, as Ctrl-C stops a server), once
-    `ready_url` answers; its output goes to `log`, shown if it fails to start."""
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            *argv, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT, cwd=ROOT
-        )
-        try:
-            await _until_ready(process, ready_url, log)
-            yield process
-        finally:
-            if process.returncode is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    await asyncio.wait_for(process.wait(), 30)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
-
-
-async def _until_ready(process: asyncio.subprocess.Process, url: str, log: Path) -> None:
-    deadline = time.monotonic() + STARTUP_SECONDS
-    async with httpx.AsyncClient(timeout=5) as http:
-        while True:
-            if process.returncode is not None:
-                output = await anyio.Path(log).read_text()
-                raise RuntimeError(f"{url}: the server exited while starting:\n{output}")
-            try:
-                await http.get(url)
-                return
-            except httpx.TransportError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"{url}: no answer within {STARTUP_SECONDS} s") from None
-                await asyncio.sleep(0.1)
 
 
 def build_wheel(target: Path) -> None:
@@ -442,27 +380,6 @@ async def audit_check(settings: Settings, calls: int) -> bool:
     return recorded == calls and broken is None
 
 
-@asynccontextmanager
-async def profiled(process: asyncio.subprocess.Process, out: Path) -> AsyncIterator[None]:
-    """cProfile on in the Switchboard process while the block runs, then its profile written
-    to `out`."""
-    await anyio.Path(out).unlink(missing_ok=True)
-    process.send_signal(signal.SIGUSR1)
-    try:
-        yield
-    finally:
-        process.send_signal(signal.SIGUSR2)
-    size = -1
-    with anyio.fail_after(60):
-        while size != (size := await _size(out)) or not size:
-            await asyncio.sleep(0.2)  # until the file is written out
-
-
-async def _size(path: Path) -> int:
-    apath = anyio.Path(path)
-    return (await apath.stat()).st_size if await apath.exists() else 0
-
-
 HOT_PATHS = (
     ("switchboard/identity/bearer.py", "authenticate_bearer", "authentication (token, grants)"),
     ("mcp/server/_streamable_http_modern.py", "_mcp_param_rejection", "SDK Mcp-Param check"),
@@ -471,25 +388,6 @@ HOT_PATHS = (
     ("switchboard/audit/writer.py", "_commit_batch", "audit writes (group commit)"),
     ("toolhost/telemetry.py", "__enter__", "telemetry span start"),
 )
-
-
-def print_profile(out: Path, calls: int, concurrency: int) -> None:
-    raw: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(str(out)).stats  # type: ignore[attr-defined]
-    own = sum(row[2] for row in raw.values())
-    print(
-        f"cProfile of the switchboard process, {calls} calls at concurrency {concurrency}: "
-        f"{own / calls * 1e6:.0f} us own time per call (profiler overhead included)"
-    )
-    print("  inclusive time per call in the main steps:")
-    for path, name, label in HOT_PATHS:
-        spent = sum(
-            row[3] for (file, _, func_), row in raw.items() if file.endswith(path) and func_ == name
-        )
-        print(f"  {spent / calls * 1e6:8.0f} us  {label}")
-    print("  largest own times per call:")
-    for (file, line, name), row in sorted(raw.items(), key=lambda kv: -kv[1][2])[:15]:
-        short = file.split("site-packages/")[-1].removeprefix(f"{ROOT}/")
-        print(f"  {row[2] / calls * 1e6:8.0f} us  {short}:{line}({name})")
 
 
 async def main(quick: bool, profiling: bool, mode: ConnectMode) -> int:
@@ -562,7 +460,7 @@ async def main(quick: bool, profiling: bool, mode: ConnectMode) -> int:
                     await load(targets["switchboard"], concurrency, 4 * concurrency)
                     async with profiled(gateway, tmp / "profile"):
                         await load(targets["switchboard"], concurrency, n)
-                    print_profile(tmp / "profile", n, concurrency)
+                    print_profile(tmp / "profile", n, concurrency, HOT_PATHS)
                 return 0
             results = {c: await measure(targets, c, rounds, calls[c]) for c in CONCURRENCY}
             protocol = targets["switchboard"].client.protocol_version

@@ -25,21 +25,16 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import pstats
-import signal
-import socket
 import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AsyncExitStack
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-import anyio
 import httpx
+from harness import PROFILED_SWITCHBOARD, child, free_port, print_profile, profiled
 from sqlalchemy import func
 from sqlmodel import select
 
@@ -52,8 +47,6 @@ from switchboard.identity.pats import create_pat
 from switchboard.services import Services, open_services
 from switchboard.settings import Settings
 
-ROOT = Path(__file__).resolve().parents[1]
-STARTUP_SECONDS = 60
 CONCURRENCY = (1, 16)
 VARIANTS = ("direct", "switchboard")
 TARGET_ADDED_P50_MS = 2.0
@@ -81,16 +74,6 @@ app = Starlette(routes=[Route("/v1/chat/completions", chat, methods=["POST"]),
                         Route("/ready", ready)])
 uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[1]), log_level="warning")
 """
-PROFILED_SWITCHBOARD = """
-import cProfile, signal, sys
-from switchboard.cli.main import main
-profiler, out = cProfile.Profile(), sys.argv[1]
-signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
-signal.signal(signal.SIGUSR2, lambda *_: (profiler.disable(), profiler.dump_stats(out)))
-main(["serve"])
-"""
-"""`switchboard serve`, profiled while SIGUSR1 has switched cProfile on, until SIGUSR2
-writes the profile to the file named by the first argument."""
 HOT_PATHS = (
     ("agents/models/openai_api.py", "chat_completions", "the whole endpoint"),
     ("agents/models/openai_api.py", "caller", "  the caller (token, standing and teams)"),
@@ -98,47 +81,6 @@ HOT_PATHS = (
     ("agents/models/router.py", "_complete_once", "    of which the upstream call"),
     ("agents/models/ledger.py", "record", "    of which the usage and audit commit"),
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-@asynccontextmanager
-async def child(
-    argv: list[str], env: dict[str, str], ready_url: str, log: Path
-) -> AsyncIterator[asyncio.subprocess.Process]:
-    """Run `argv` until the block ends (then SIGINT), once `ready_url` answers."""
-    with log.open("wb") as out:
-        process = await asyncio.create_subprocess_exec(
-            *argv, env=env, stdout=out, stderr=asyncio.subprocess.STDOUT, cwd=ROOT
-        )
-        try:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            async with httpx.AsyncClient(timeout=5) as http:
-                while True:
-                    if process.returncode is not None:
-                        output = await asyncio.to_thread(log.read_text)
-                        raise RuntimeError(f"{argv[:3]} exited while starting:\n{output}")
-                    try:
-                        await http.get(ready_url)
-                        break
-                    except httpx.TransportError:
-                        if time.monotonic() > deadline:
-                            raise RuntimeError(f"{ready_url}: no answer") from None
-                        await asyncio.sleep(0.1)
-            yield process
-        finally:
-            if process.returncode is None:
-                process.send_signal(signal.SIGINT)
-                try:
-                    await asyncio.wait_for(process.wait(), 30)
-                except TimeoutError:
-                    process.kill()
-                    await process.wait()
 
 
 async def api_token(services: Services) -> str:
@@ -192,40 +134,11 @@ async def counts(settings: Settings) -> tuple[int, int]:
 async def profile(
     process: asyncio.subprocess.Process, client: httpx.AsyncClient, url: str, calls: int, out: Path
 ) -> None:
-    """cProfile on in the Switchboard process for `calls` calls at concurrency 1, then the
-    inclusive time of the main steps and the largest own times, per call."""
+    """cProfile on in the Switchboard process for `calls` calls at concurrency 1."""
     await load(client, url, 1, 20)
-    process.send_signal(signal.SIGUSR1)
-    try:
+    async with profiled(process, out):
         await load(client, url, 1, calls)
-    finally:
-        process.send_signal(signal.SIGUSR2)
-    deadline = time.monotonic() + 60
-    size = -1
-    profile_file = anyio.Path(out)
-    while (
-        size != (size := (await profile_file.stat()).st_size if await profile_file.exists() else 0)
-        or not size
-    ):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{out}: the profile was not written")
-        await asyncio.sleep(0.2)
-    raw: dict[tuple[str, int, str], tuple[Any, ...]] = pstats.Stats(str(out)).stats  # type: ignore[attr-defined]
-    own = sum(row[2] for row in raw.values())
-    print(
-        f"cProfile of the switchboard process, {calls} calls at concurrency 1: "
-        f"{own / calls * 1e6:.0f} us own time per call (profiler overhead included)"
-    )
-    print("  inclusive time per call in the main steps:")
-    for path, name, label in HOT_PATHS:
-        spent = sum(
-            row[3] for (file, _, func_), row in raw.items() if file.endswith(path) and func_ == name
-        )
-        print(f"  {spent / calls * 1e6:8.0f} us  {label}")
-    print("  largest own times per call:")
-    for (file, line, name), row in sorted(raw.items(), key=lambda kv: -kv[1][2])[:20]:
-        short = file.split("site-packages/")[-1].removeprefix(f"{ROOT}/")
-        print(f"  {row[2] / calls * 1e6:8.0f} us  {short}:{line}({name})")
+    print_profile(out, calls, 1, HOT_PATHS, top=20)
 
 
 async def main(quick: bool, profiling: bool) -> int:
