@@ -13,7 +13,10 @@ part of what agents send, and an agent's tool loop breaks on the rest:
 - `tool_choice: "required"` (sent when an agent must answer through its output tool) fails with
   a server error; the format supports `"auto"` and naming one tool, which forces that call;
 - the tools are described inside the system message only: with none, the model would not know
-  them, so an empty one is added.
+  them, so an empty one is added;
+- it cannot stream a reply whose choice between text and a tool is left to the model ("Automatic
+  streaming tool choice is not supported"), so a streamed request that offers tools is asked
+  for whole and its answer replayed as one chunk.
 
 Everything else is sent as it came; other providers are not affected.
 """
@@ -21,13 +24,14 @@ Everything else is sent as it came; other providers are not affected.
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
 import httpx2
 
-from agents.models.openai_wire import OpenAIChat, OpenAIStream
-from agents.models.wire import JSON, Call, Completion
+from agents.models.openai_wire import OpenAIChat
+from agents.models.wire import JSON, Call, ChunkStream, Completion, Usage
 
 
 def _text(content: Any) -> str:
@@ -116,5 +120,44 @@ class LocalChat:
     async def complete(self, http: httpx2.AsyncClient, call: Call) -> Completion:
         return await self._openai.complete(http, replace(call, body=adapt_request(call.body)))
 
-    async def stream(self, http: httpx2.AsyncClient, call: Call) -> OpenAIStream:
-        return await self._openai.stream(http, replace(call, body=adapt_request(call.body)))
+    async def stream(self, http: httpx2.AsyncClient, call: Call) -> ChunkStream:
+        body = adapt_request(call.body)
+        if body.get("tools"):
+            return ReplayedStream(await self._openai.complete(http, replace(call, body=body)))
+        return await self._openai.stream(http, replace(call, body=body))
+
+
+class ReplayedStream:
+    """A whole completion as the stream a client asked for: one chunk per choice with the
+    message as its delta (tool calls indexed, as streamed calls are), then the usage."""
+
+    def __init__(self, completion: Completion) -> None:
+        self._body = completion.body
+        self._usage = completion.usage
+        self.usage: Usage | None = None
+
+    async def chunks(self) -> AsyncIterator[JSON]:
+        for choice in self._body.get("choices") or []:
+            message = dict(choice.get("message") or {})
+            calls = message.get("tool_calls")
+            if isinstance(calls, list):
+                message["tool_calls"] = [
+                    {**call, "index": index} for index, call in enumerate(calls)
+                ]
+            yield {
+                "id": self._body.get("id"),
+                "object": "chat.completion.chunk",
+                "created": self._body.get("created"),
+                "model": self._body.get("model"),
+                "choices": [
+                    {
+                        "index": choice.get("index", 0),
+                        "delta": message,
+                        "finish_reason": choice.get("finish_reason"),
+                    }
+                ],
+            }
+        self.usage = self._usage
+
+    async def aclose(self) -> None:
+        """Nothing is open: the answer was read whole."""

@@ -141,3 +141,38 @@ async def test_a_tool_loop_reaches_the_embedded_model(
     (row,) = await usage_rows(app)
     assert row.input_tokens > 100, "the tools and the result are in the prompt"
     assert row.output_tokens > 0
+
+
+async def test_a_streamed_request_with_tools_is_answered_whole_and_replayed(
+    gguf: object, app: Starlette, client: httpx.AsyncClient
+) -> None:
+    """llama.cpp cannot stream a reply whose choice between text and a tool is the model's;
+    the router asks for it whole and streams it back as chunks."""
+    streamed = await client.post(
+        "/v1/chat/completions",
+        json={
+            "model": "default",
+            "messages": [{"role": "user", "content": "What is 6 * 7? Use the calculator."}],
+            "tools": [CALCULATOR],
+            "stream": True,
+            "temperature": 0,
+            "max_tokens": 64,
+        },
+        timeout=180,
+    )
+    assert streamed.status_code == 200, streamed.text
+    lines = [line for line in streamed.text.splitlines() if line.startswith("data: ")]
+    assert lines[-1] == "data: [DONE]"
+    chunks = [json.loads(line.removeprefix("data: ")) for line in lines[:-1]]
+    deltas = [c["choices"][0] for c in chunks if c["choices"]]
+    assert all("error" not in c for c in chunks)
+    said = "".join(d["delta"].get("content") or "" for d in deltas)
+    calls = [call for d in deltas for call in d["delta"].get("tool_calls") or []]
+    assert said.strip() or calls
+    for call in calls:
+        assert call["index"] == 0
+        assert call["function"]["name"] == "calculator.evaluate"
+    assert deltas[-1]["finish_reason"] in ("stop", "tool_calls", "length")
+    (row,) = await usage_rows(app)
+    assert row.streamed
+    assert row.input_tokens > 0

@@ -7,7 +7,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from agents.models.local_wire import adapt_request
+from agents.models.local_wire import ReplayedStream, adapt_request
+from agents.models.wire import Completion, Usage
 
 
 def tool(name: str) -> dict[str, Any]:
@@ -131,3 +132,29 @@ def test_plain_chats_pass_unchanged() -> None:
     }
     assert adapt_request(body) == body
     assert adapt_request({"model": "default"}) == {"model": "default"}
+
+
+async def test_a_whole_answer_replays_as_one_chunk_then_its_usage() -> None:
+    call = {"id": "c1", "type": "function", "function": {"name": "t", "arguments": "{}"}}
+    completion = Completion(
+        {
+            "id": "x",
+            "created": 1,
+            "model": "m",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": "", "tool_calls": [call]},
+                    "finish_reason": "tool_calls",
+                }
+            ],
+        },
+        Usage(7, 3),
+    )
+    stream = ReplayedStream(completion)
+    chunks = [chunk async for chunk in stream.chunks()]
+    assert [c["object"] for c in chunks] == ["chat.completion.chunk"]
+    (choice,) = chunks[0]["choices"]
+    assert choice["delta"]["tool_calls"] == [{**call, "index": 0}]
+    assert choice["finish_reason"] == "tool_calls"
+    assert stream.usage == Usage(7, 3)
