@@ -19,7 +19,8 @@ from starlette.types import Receive, Scope, Send
 from agents.local_model import LocalModelServer
 from agents.models.layer import ModelLayer
 from agents.models.openai_api import v1_routes
-from agents.runs.engine import RunEngine, routed_models
+from agents.runs.engine import RunEngine
+from agents.runs.model_seam import routed_models
 from switchboard.sandboxing import discover_version
 from switchboard.services import Services, open_services
 from switchboard.settings import Settings

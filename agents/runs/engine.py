@@ -9,7 +9,6 @@ share the queue; the claiming process keeps a heartbeat on it, and a run whose h
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import logging
 import time
@@ -37,14 +36,20 @@ from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from agents.availability import DEFAULT_MODELS, availability, caller
-from agents.models.layer import ModelLayer
-from agents.models.router import Attribution as RouterAttribution
+from agents.availability import availability, caller
 from agents.models.tables import ModelUsage
 from agents.runs.approvals import approval_check, void_pending
 from agents.runs.errors import RunFinishedError
 from agents.runs.events import EventLog, Redactor, next_seq
 from agents.runs.launch import answers_context, history_context, redactor_for
+from agents.runs.mcp_address import default_mcp_url, loopback_mcp_url
+from agents.runs.model_seam import (
+    Attribution,
+    ModelFor,
+    NoModelLayerError,
+    default_models,
+    no_model,
+)
 from agents.runs.steps import request_events, response_events
 from agents.runs.tables import (
     FINISHED,
@@ -59,7 +64,6 @@ from agents.spec import AgentDocument, agent_from_dict
 from agents.tables import AgentVersionRecord
 from switchboard.audit.log import Event
 from switchboard.services import Services
-from switchboard.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -67,48 +71,8 @@ CLAIM_BATCH = 50
 USAGE = TypeAdapter(RunUsage)
 
 
-@dataclass(frozen=True)
-class Attribution:
-    """Whom a run's model calls are charged to."""
-
-    run_id: str
-    user: str
-    team: str
-
-
-ModelFor = Callable[[str, Attribution], Model]
-"""The routed model for an alias, charged to the attribution (tests pass a `FunctionModel`)."""
 AuditWrite = Callable[[Event], Awaitable[None]]
 ToolsetWrap = Callable[[AbstractToolset[Any]], AbstractToolset[Any]]
-
-
-class NoModelLayerError(RuntimeError):
-    """No routed model layer was given to the engine."""
-
-
-async def _default_models() -> Collection[str]:
-    return DEFAULT_MODELS
-
-
-def routed_models(
-    layer: ModelLayer,
-) -> tuple[ModelFor, Callable[[], Awaitable[Collection[str]]]]:
-    """The engine's two model seams served by the routed model layer."""
-
-    def model_for(alias: str, who: Attribution) -> Model:
-        charged = RouterAttribution(user=who.user, team=who.team, run_id=who.run_id)
-        return layer.model(alias, charged)
-
-    async def known_models() -> Collection[str]:
-        return set(await layer.router.aliases())
-
-    return model_for, known_models
-
-
-def no_model(alias: str, _: Attribution) -> Model:
-    raise NoModelLayerError(
-        f"no routed model layer is configured, so model `{alias}` cannot be called"
-    )
 
 
 @dataclass(frozen=True)
@@ -125,7 +89,7 @@ class RunEngine:
         *,
         audit: AuditWrite,
         model_for: ModelFor = no_model,
-        known_models: Callable[[], Awaitable[Collection[str]]] = _default_models,
+        known_models: Callable[[], Awaitable[Collection[str]]] = default_models,
     ) -> None:
         settings = services.settings
         self.services = services
@@ -137,7 +101,7 @@ class RunEngine:
         self.max_total = settings.agent_max_concurrent_runs
         self.max_per_user = settings.agent_max_runs_per_user
         self.heartbeat_seconds = settings.agent_heartbeat_seconds
-        self.mcp_url = settings.agent_mcp_url or _default_mcp_url(settings)
+        self.mcp_url = settings.agent_mcp_url or default_mcp_url(settings)
         self._mcp_url_fixed = settings.agent_mcp_url is not None
         self.wrap_toolset: ToolsetWrap = lambda toolset: toolset
         """A seam for measuring tool time (the overhead benchmark); the identity otherwise."""
@@ -149,7 +113,7 @@ class RunEngine:
         """The address a request reached this process at: `/mcp` is reachable there too
         (unless `SWITCHBOARD_AGENT_MCP_URL` says otherwise)."""
         if server is not None and not self._mcp_url_fixed:
-            self.mcp_url = _loopback_mcp_url(*server)
+            self.mcp_url = loopback_mcp_url(*server)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[RunEngine]:
@@ -667,24 +631,3 @@ def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
-
-
-def _default_mcp_url(settings: Settings) -> str:
-    """The public URL when it names this machine; else the address the server binds."""
-    public = urlsplit(settings.effective_public_url)
-    if public.hostname is not None and _is_loopback(public.hostname):
-        return settings.mcp_url
-    return _loopback_mcp_url(settings.host, settings.port)
-
-
-def _is_loopback(host: str) -> bool:
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return host == "localhost"
-
-
-def _loopback_mcp_url(host: str, port: int) -> str:
-    if host in ("", "0.0.0.0", "::", "localhost"):  # noqa: S104 (a bind address, not bound)
-        host = "127.0.0.1"
-    return f"http://[{host}]:{port}/mcp" if ":" in host else f"http://{host}:{port}/mcp"

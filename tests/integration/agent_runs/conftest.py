@@ -20,7 +20,8 @@ from pydantic_ai.models import Model
 from pydantic_ai.models.function import AgentInfo, FunctionModel
 
 from agents.publishing import publish_agent
-from agents.runs.engine import Attribution, RunEngine
+from agents.runs.engine import RunEngine
+from agents.runs.model_seam import Attribution
 from agents.spec import agent_from_dict
 from registry.models import Role
 from registry.teams import ensure_user, get_team

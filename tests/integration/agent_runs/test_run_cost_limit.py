@@ -17,7 +17,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from agents.models.tables import ModelUsage
-from agents.runs.engine import routed_models
+from agents.runs.model_seam import routed_models
 from tests.integration.agent_runs.conftest import WorldFactory, agent_document, publish
 from tests.integration.agent_runs.test_run_engine import audit_records
 from tests.integration.models.model_fakes import serving
