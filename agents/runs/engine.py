@@ -117,6 +117,10 @@ class RunEngine:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[RunEngine]:
+        """The queue and heartbeat loops run while the block does. Their database steps are
+        shielded from the shutdown's cancellation: an aiosqlite query cancelled halfway leaves
+        a connection whose close can never finish, and the event loop's shutdown waits for it
+        forever."""
         await self.interrupt_stale(startup=True)
         async with anyio.create_task_group() as tasks:
             self._tasks = tasks
@@ -137,7 +141,8 @@ class RunEngine:
     async def _schedule_forever(self) -> None:
         while True:
             try:
-                await self._start_queued()
+                with anyio.CancelScope(shield=True):
+                    await self._start_queued()
             except Exception:
                 logger.exception("could not start queued agent runs")
             with anyio.move_on_after(self.heartbeat_seconds):
@@ -201,8 +206,9 @@ class RunEngine:
         while True:
             await anyio.sleep(self.heartbeat_seconds)
             try:
-                await self._beat()
-                await self.interrupt_stale(startup=False)
+                with anyio.CancelScope(shield=True):
+                    await self._beat()
+                    await self.interrupt_stale(startup=False)
             except Exception:
                 logger.exception("agent run heartbeat failed")
 
