@@ -46,6 +46,12 @@ class LiveServer:
         services: Services = self.app.state.services
         return services
 
+    def client(self, token: str) -> httpx.AsyncClient:
+        """An HTTP client of the server acting with `token`."""
+        return httpx.AsyncClient(
+            base_url=self.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
+        )
+
 
 @asynccontextmanager
 async def live_switchboard(

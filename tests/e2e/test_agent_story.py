@@ -160,12 +160,8 @@ def story(
             root = await user_with_token(services, "root", Role.admin, ["api"])
             uma = await user_with_token(services, "uma", Role.user, ["api"])
             async with (
-                httpx.AsyncClient(
-                    base_url=server.url, headers={"Authorization": f"Bearer {root}"}, timeout=60
-                ) as admin,
-                httpx.AsyncClient(
-                    base_url=server.url, headers={"Authorization": f"Bearer {uma}"}, timeout=60
-                ) as user,
+                server.client(root) as admin,
+                server.client(uma) as user,
             ):
                 slugs = [
                     await publish_and_approve(

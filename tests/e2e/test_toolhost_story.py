@@ -77,9 +77,7 @@ async def test_publish_review_grant_call_and_audit(
         team = services.settings.default_team
         admin_token = await user_with_token(services, "sec", Role.admin, ["api"])
         token = await user_with_token(services, "dev", Role.developer, ["mcp"])
-        async with httpx.AsyncClient(
-            base_url=server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=60
-        ) as admin:
+        async with server.client(admin_token) as admin:
             # S1: a packaged MCP server, built and discovered in a sandbox.
             manifest = json.loads(TIME_MANIFEST.read_text())
             published = await admin.post("/api/v1/servers", json=manifest)

@@ -15,7 +15,6 @@ import uuid
 from pathlib import Path
 
 import anyio
-import httpx
 import pytest
 
 from registry.models import Role
@@ -91,9 +90,7 @@ async def test_conformance_through_switchboard(
         test_listener_server="conformance-fixture",
     ) as server:
         token = await user_with_token(server.services, "sec", Role.admin, ["api"])
-        async with httpx.AsyncClient(
-            base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=60
-        ) as admin:
+        async with server.client(token) as admin:
             published = await admin.post("/api/v1/servers", json=manifest)
             assert published.status_code == 201, published.text
             assert published.json()["slug"] == "conformance-fixture"

@@ -16,7 +16,6 @@ import uuid
 from pathlib import Path
 
 import anyio
-import httpx
 import pytest
 import yaml
 from sqlmodel import col, select
@@ -61,12 +60,8 @@ async def test_a_catalogue_agent_runs_on_the_embedded_model(
         root = await user_with_token(services, "root", Role.admin, ["api"])
         uma = await user_with_token(services, "uma", Role.user, ["api"])
         async with (
-            httpx.AsyncClient(
-                base_url=server.url, headers={"Authorization": f"Bearer {root}"}, timeout=60
-            ) as admin,
-            httpx.AsyncClient(
-                base_url=server.url, headers={"Authorization": f"Bearer {uma}"}, timeout=60
-            ) as user,
+            server.client(root) as admin,
+            server.client(uma) as user,
         ):
             clock = json.loads((ROOT / "examples" / "clock" / "server.json").read_text())
             slug = await publish_and_approve(admin, clock)

@@ -134,9 +134,7 @@ async def switchboard(tmp_path: Path, database_url: str, **settings: Any) -> Asy
     async with live_switchboard(tmp_path / "data", database_url, **settings) as server:
         admin_token = await user_with_token(server.services, "root", Role.admin, ["api"])
         token = await user_with_token(server.services, "dana", Role.developer, ["mcp"])
-        async with httpx.AsyncClient(
-            base_url=server.url, headers={"Authorization": f"Bearer {admin_token}"}, timeout=60
-        ) as admin:
+        async with server.client(admin_token) as admin:
             yield World(server, admin, token)
 
 
