@@ -14,6 +14,7 @@ from mcp import Client
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 
+from sandboxes.direct_calls import ConnectionEndedError, DirectCalls, Stamp, error_of
 from sandboxes.errors import SandboxCrashedError, SandboxStartError, SandboxTimeoutError
 from sandboxes.ownership import this_process
 from sandboxes.profile import RunProfile
@@ -38,7 +39,7 @@ class Sandbox(PeerRelay):
 
     The MCP client lives in a runner task of its own (in the task group the sandbox was started
     with), because its task groups must be entered and left by one task; calls from any task
-    go through it.
+    go through it. Tool calls skip it (`sandboxes.direct_calls`) once it has negotiated.
     """
 
     def __init__(self, docker: Any, container_id: str, log: BoundedLog, spec: SandboxSpec) -> None:
@@ -53,18 +54,21 @@ class Sandbox(PeerRelay):
         self._ready = anyio.Event()
         self._done = anyio.Event()
         self._scope = anyio.CancelScope()
+        self._direct: DirectCalls | None = None
 
     @property
     def age(self) -> float:
         return time.monotonic() - self.started_at
 
     async def _run(self, stdio: StdioSocket) -> None:
+        direct = DirectCalls(stdio.send)
         try:
             with self._scope:
                 async with (
-                    socket_transport(stdio) as streams,
+                    socket_transport(stdio, direct.take) as streams,
                     Client(_StreamsTransport(streams), **self.relay_callbacks()) as client,
                 ):
+                    self._direct = direct
                     self.client = client
                     self._ready.set()
                     await stdio.ended.wait()
@@ -72,6 +76,7 @@ class Sandbox(PeerRelay):
             self._failure = exc
         finally:
             self.broken = True
+            direct.end()
             self._ready.set()
             stdio.close()
             self._done.set()
@@ -109,6 +114,13 @@ class Sandbox(PeerRelay):
         with the request (e.g. the log level the caller opted in to).
         """
         with anyio.move_on_after(timeout):
+            stamp = self._stamp()
+            if stamp is not None and self._direct is not None:
+                done = await self._call_direct(
+                    self._direct, stamp, name, arguments, progress=progress, meta=meta
+                )
+                if done is not None:
+                    return done
             result: types.CallToolResult = await self._request(
                 lambda c: c.call_tool(name, arguments, progress_callback=progress, meta=meta),
                 f"tools/call {name}",
@@ -120,21 +132,68 @@ class Sandbox(PeerRelay):
             "the call was cancelled and the server will be replaced"
         )
 
+    async def _call_direct(
+        self,
+        direct: DirectCalls,
+        stamp: Stamp,
+        name: str,
+        arguments: dict[str, Any],
+        *,
+        progress: ProgressFnT | None,
+        meta: dict[str, Any] | None,
+    ) -> types.CallToolResult | None:
+        """The call's result, or `None` when only the session can finish it: the server asked
+        for input first (2026-07-28 `input_required`, answered by callbacks and then retried)
+        or refused the call's headers (`HEADER_MISMATCH`, re-listed and resent). That round
+        ran no tool to completion, so sending the call again through the session is safe."""
+        if self.broken:
+            raise self._gone()
+        try:
+            response = await direct.call(stamp, name, arguments, progress=progress, meta=meta)
+        except (ConnectionEndedError, anyio.ClosedResourceError, OSError) as exc:
+            self.broken = True
+            raise self._crashed(f"tools/call {name}") from exc
+        error = error_of(response)
+        if error is not None:
+            if error.code == types.HEADER_MISMATCH:
+                return None
+            raise MCPError.from_error_data(error)
+        result = response.get("result")
+        if not isinstance(result, dict) or result.get("resultType", "complete") != "complete":
+            return None
+        return types.CallToolResult.model_validate(result, by_name=False)
+
+    def _stamp(self) -> Stamp | None:
+        """The session's own per-request stamp for its negotiated era, so a direct call looks on
+        the wire exactly as the session's would. It is private to the SDK: without it (a
+        future SDK), tool calls go through the session."""
+        session = self.client.session if self.client is not None else None
+        stamp = getattr(session, "_stamp", None)
+        if stamp is None:
+            return None
+        return lambda message: stamp(message, {})
+
+    def _gone(self) -> SandboxCrashedError:
+        return SandboxCrashedError(
+            f"{self.spec.name}: the server is no longer running" + self._log_suffix()
+        )
+
+    def _crashed(self, what: str) -> SandboxCrashedError:
+        return SandboxCrashedError(
+            f"{self.spec.name}: the server stopped during {what}; it will be replaced"
+            + self._log_suffix()
+        )
+
     async def _request(self, call: Any, what: str) -> Any:
         if self.client is None or self.broken:
-            raise SandboxCrashedError(
-                f"{self.spec.name}: the server is no longer running" + self._log_suffix()
-            )
+            raise self._gone()
         try:
             return await call(self.client)
         except MCPError as exc:
             if exc.error.code != types.CONNECTION_CLOSED:
                 raise
             self.broken = True
-            raise SandboxCrashedError(
-                f"{self.spec.name}: the server stopped during {what}; it will be replaced"
-                + self._log_suffix()
-            ) from exc
+            raise self._crashed(what) from exc
         except (
             anyio.ClosedResourceError,
             anyio.BrokenResourceError,
@@ -142,10 +201,7 @@ class Sandbox(PeerRelay):
             ConnectionError,
         ) as exc:
             self.broken = True
-            raise SandboxCrashedError(
-                f"{self.spec.name}: the server stopped during {what}; it will be replaced"
-                + self._log_suffix()
-            ) from exc
+            raise self._crashed(what) from exc
 
     def _log_suffix(self) -> str:
         tail = self.log.tail(10)

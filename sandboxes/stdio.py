@@ -8,10 +8,11 @@ stderr goes to a bounded log. The socket is driven without threads: non-blocking
 
 from __future__ import annotations
 
+import json
 import socket
 import struct
 from collections import deque
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
@@ -55,10 +56,16 @@ class StdioSocket:
         self._sock = sock
         self._stderr = stderr
         self._buffer = bytearray()
+        self._writing = anyio.Lock(fast_acquire=True)
         self.ended = anyio.Event()
         """Set once the container's output has ended: the server exited or was removed."""
 
     async def send(self, data: bytes) -> None:
+        """Whole messages from any task: a lock keeps two partial writes from interleaving."""
+        async with self._writing:
+            await self._send(data)
+
+    async def _send(self, data: bytes) -> None:
         view = memoryview(data)
         while view:
             try:
@@ -116,15 +123,22 @@ class StdioSocket:
         self._sock.close()
 
 
-def parse_line(line: bytes) -> SessionMessage | Exception:
+Intercept = Callable[[dict[str, Any]], Awaitable[bool]]
+"""Sees each message from the server first; `True` means it was handled and the session never
+gets it (`sandboxes.direct_calls`)."""
+
+
+def parse_message(message: Any) -> SessionMessage | Exception:
     try:
-        return SessionMessage(types.jsonrpc_message_adapter.validate_json(line, by_name=False))
+        return SessionMessage(types.jsonrpc_message_adapter.validate_python(message, by_name=False))
     except ValueError as exc:
         return exc
 
 
 @asynccontextmanager
-async def socket_transport(stdio: StdioSocket) -> AsyncIterator[TransportStreams]:
+async def socket_transport(
+    stdio: StdioSocket, intercept: Intercept | None = None
+) -> AsyncIterator[TransportStreams]:
     """Memory streams for `mcp.Client`, pumped to and from the attach socket."""
     to_session, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](16)
     write_stream, from_session = anyio.create_memory_object_stream[SessionMessage](16)
@@ -147,12 +161,22 @@ async def socket_transport(stdio: StdioSocket) -> AsyncIterator[TransportStreams
                     pending = bytearray(rest)
                     for line in lines:
                         if line.strip():
-                            await to_session.send(parse_line(line))
+                            await _deliver(line)
                 if len(pending) > MAX_LINE:
                     stdio.note(
                         "[switchboard] the server wrote a stdout line over 8 MiB; session closed"
                     )
                     return
+
+    async def _deliver(line: bytes) -> None:
+        try:
+            message = json.loads(line)
+        except ValueError as exc:
+            await to_session.send(exc)
+            return
+        if intercept is not None and isinstance(message, dict) and await intercept(message):
+            return
+        await to_session.send(parse_message(message))
 
     async def pump_stdin() -> None:
         with suppress(anyio.ClosedResourceError, anyio.BrokenResourceError, OSError):

@@ -67,13 +67,16 @@ class Reads:
 
     def __init__(self, async_url: str, *, connections: int = 4) -> None:
         self._engine = create_sync_engine(async_url, connections=connections)
+        self._threads = anyio.CapacityLimiter(connections)
+        """As many threads as pooled connections: a burst queues here, instead of opening
+        (and, past the pool, closing again) a connection per extra thread."""
 
     async def rows(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row[Any]]:
-        return await anyio.to_thread.run_sync(self._rows, statement, params)
+        return await anyio.to_thread.run_sync(self._rows, statement, params, limiter=self._threads)
 
     async def write(self, statement: Executable, params: Mapping[str, Any]) -> None:
         """One statement in its own transaction (bookkeeping such as a token's last use)."""
-        await anyio.to_thread.run_sync(self._write, statement, params)
+        await anyio.to_thread.run_sync(self._write, statement, params, limiter=self._threads)
 
     async def close(self) -> None:
         with anyio.CancelScope(shield=True):
