@@ -24,13 +24,13 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
-from sqlalchemy import Engine, Table, insert
+from sqlalchemy import Table, insert
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from switchboard.audit.log import APPEND_ATTEMPTS, Event, Tip, append_sync
 from switchboard.audit.models import AuditRecord
-from switchboard.db import create_sync_engine
+from switchboard.db import KeptConnections, create_sync_engine
 
 logger = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class _Pending:
 class AuditWriter:
     def __init__(self, database_url: str, *, max_batch: int = MAX_BATCH) -> None:
         self._database_url = database_url
-        self._engine: Engine | None = None
+        self._connections: KeptConnections | None = None
         self._max_batch = max_batch
         self._queue: list[_Pending] = []
         self._wake = anyio.Event()
@@ -64,7 +64,7 @@ class AuditWriter:
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[AuditWriter]:
-        engine = self._engine = create_sync_engine(self._database_url)
+        connections = self._connections = KeptConnections(create_sync_engine(self._database_url))
         try:
             async with anyio.create_task_group() as tasks:
                 self._running = True
@@ -77,9 +77,9 @@ class AuditWriter:
                     with anyio.CancelScope(shield=True):
                         await self._flush_remaining(tasks)
         finally:
-            self._engine = None
+            self._connections = None
             with anyio.CancelScope(shield=True):
-                await anyio.to_thread.run_sync(engine.dispose)
+                await anyio.to_thread.run_sync(connections.close)
 
     async def write(self, event: Event, *, rows: Sequence[SQLModel] = ()) -> None:
         """Return once `event` (and `rows`, in the same transaction) is committed; raise
@@ -130,7 +130,7 @@ class AuditWriter:
     def _append(self, batch: list[_Pending]) -> list[AuditRecord]:
         """Runs in a worker thread. Another process may have appended since this writer's last
         batch: the unique `prev_hash` refuses the stale tip and the chain is read afresh."""
-        assert self._engine is not None, "only called while running"
+        assert self._connections is not None, "only called while running"
         events = [p.event for p in batch if p.event is not None]
         rows: dict[Table, list[dict[str, Any]]] = {}
         for pending in batch:
@@ -139,7 +139,7 @@ class AuditWriter:
         tip = self._tip
         for _ in range(APPEND_ATTEMPTS):
             try:
-                with self._engine.begin() as connection:
+                with self._connections.connection() as connection, connection.begin():
                     records = append_sync(connection, events, tip) if events else []
                     for table, values in rows.items():
                         connection.execute(insert(table), values)
