@@ -1,20 +1,25 @@
 """Quarantine: a running server no longer matches what its reviewer approved.
 
 The version leaves the callers' catalogue at once, goes back to the review queue, and keeps the
-difference between what was approved and what the server now reports, for the reviewer.
+difference between what was approved and what the server now reports, for the reviewer. The
+definitions on record become the ones the server reports (keeping each tool's scopes and call
+binding by name), so approving the version again approves what it actually runs, and its next
+sandbox matches.
 """
 
 from __future__ import annotations
 
 import json
 
+from sqlmodel import col, delete
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry import revision
 from registry.diff import VersionDiff, diff_versions
 from registry.lookup import load_tools
-from registry.models import ReviewStatus, ServerVersion, User, pk
-from registry.tooldefs import ToolDefinition
+from registry.models import ReviewStatus, ServerVersion, Tool, User, pk
+from registry.publishing import store_tools
+from registry.tooldefs import ToolDefinition, definitions_digest
 from registry.transitions import move
 
 
@@ -45,7 +50,29 @@ async def quarantine(
     await move(session, version, ReviewStatus.quarantined, actor, reason[:2000])
     version.build_log = "tools/list reported at start, compared with the approved definitions:\n"
     version.build_log += json.dumps(diff.model_dump(mode="json"), indent=2, sort_keys=True)
-    session.add(version)
+    await _record_observed(session, version, approved, observed)
     await revision.bump(session)
     await session.flush()
     return diff
+
+
+async def _record_observed(
+    session: AsyncSession,
+    version: ServerVersion,
+    approved: list[ToolDefinition],
+    observed: list[ToolDefinition],
+) -> None:
+    before = {tool.name: tool for tool in approved}
+    await session.exec(delete(Tool).where(col(Tool.version_id) == pk(version)))
+    await session.flush()
+    kept = [
+        tool.model_copy(
+            update={
+                "scopes": before[tool.name].scopes if tool.name in before else tool.scopes,
+                "binding": before[tool.name].binding if tool.name in before else tool.binding,
+            }
+        )
+        for tool in observed
+    ]
+    store_tools(session, version, kept, version.policy.get("toolScopes", {}))
+    version.tools_digest = definitions_digest(kept)

@@ -37,12 +37,19 @@ PRINCIPAL = "switchboard.principal"
 GRANTED = "switchboard.granted"
 """The caller's granted tools, read with the credential check in one database session."""
 USABLE = "switchboard.usable"
+REVISION = "switchboard.revision"
+"""The catalogue revision the caller's tools were read at."""
 logger = logging.getLogger(__name__)
 
 
 def principal_of(scope: Scope) -> Principal:
     principal: Principal = scope[PRINCIPAL]
     return principal
+
+
+def revision_of(scope: Scope) -> int:
+    revision: int = scope[REVISION]
+    return revision
 
 
 def granted_of(scope: Scope) -> list[IndexedTool]:
@@ -118,6 +125,7 @@ class RequireBearer:
             receive = _replay(body, receive)
         scope[PRINCIPAL] = principal
         scope[GRANTED] = granted
+        scope[REVISION] = index.revision
         scope["user"] = _sdk_user(principal, token, settings.effective_public_url)
         REQUEST_SCOPE.set(scope)
         await self.app(scope, receive, send)

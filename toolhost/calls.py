@@ -29,7 +29,7 @@ from switchboard.audit.log import Event
 from switchboard.audit.writer import AuditUnavailableError, AuditWriter
 from switchboard.identity.principal import Principal
 from switchboard.services import Services
-from toolhost.authentication import principal_of, usable_tools
+from toolhost.authentication import principal_of, revision_of, usable_tools
 from toolhost.hosted import HostedVersion, load_hosted
 from toolhost.naming import Naming
 from toolhost.peer import CallerPeer
@@ -77,10 +77,17 @@ class CallPath:
         self.max_result_bytes = settings.max_result_bytes
         self.checks = SchemaChecks()
         self._hosted: dict[int, HostedVersion] = {}
+        self._revision = -1
         self.log_levels: dict[str, str] = {}
         """Lease owner -> the level a handshake-era session set with `logging/setLevel`."""
 
-    async def hosted(self, version_id: int) -> HostedVersion:
+    async def hosted(self, version_id: int, revision: int) -> HostedVersion:
+        """The version as of catalogue `revision` (the caller's): a newer revision empties the
+        cache, and the router's quarantine list, whose source of truth is the database."""
+        if revision > self._revision:
+            self._revision = revision
+            self._hosted.clear()
+            self.router.quarantined.clear()
         hosted = self._hosted.get(version_id)
         if hosted is None:
             async with self.services.sessions() as session:
@@ -101,7 +108,7 @@ class CallPath:
         tool = usable_tools(request.scope).get(name)
         if tool is None:
             raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
-        hosted = await self.hosted(tool.version_id)
+        hosted = await self.hosted(tool.version_id, revision_of(request.scope))
         own_name = tool.name.removeprefix(hosted.slug + ".")
         arguments = dict(params.arguments or {})
         started = time.perf_counter()

@@ -1,7 +1,8 @@
 """What the call path needs to know about one approved server version, read once and kept.
 
-A version's document, policy and tool definitions never change after publishing (only its review
-state does), so they are cached by version ID for the life of the process.
+A version's document and policy never change after publishing; its review state does, and so
+do its tool definitions when a quarantine records what its server now reports. Both move the
+catalogue revision, so the cache is kept per revision (`toolhost.calls.CallPath.hosted`).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class HostedVersion:
     policy: dict[str, Any]
     digest: str | None
     tools: dict[str, HostedTool]
+    status: str
 
     @property
     def label(self) -> str:
@@ -70,4 +72,5 @@ async def load_hosted(session: AsyncSession, version_id: int) -> HostedVersion |
         policy=version.policy,
         digest=version.tools_digest,
         tools={row.name: HostedTool(row.name, row.definition, row.binding) for row in rows},
+        status=str(version.status),
     )

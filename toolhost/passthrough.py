@@ -18,7 +18,7 @@ from mcp.shared.exceptions import MCPError
 
 from sandboxes.errors import SandboxError
 from switchboard.services import Services
-from toolhost.authentication import usable_tools
+from toolhost.authentication import revision_of, usable_tools
 from toolhost.calls import CallPath, lease_owner
 from toolhost.hosted import HostedVersion
 from toolhost.naming import Naming
@@ -39,7 +39,8 @@ class PassThrough:
 
     async def _versions(self, ctx: Context) -> list[HostedVersion]:
         ids = sorted({tool.version_id for tool in usable_tools(_scope(ctx)).values()})
-        return [await self._calls.hosted(version_id) for version_id in ids]
+        revision = revision_of(_scope(ctx))
+        return [await self._calls.hosted(version_id, revision) for version_id in ids]
 
     async def _ask(
         self, ctx: Context, hosted: HostedVersion, what: str, call: Callable[[Any], Awaitable[T]]

@@ -104,7 +104,7 @@ class SandboxRouter:
     ) -> AsyncIterator[tuple[ToolServer, bool]]:
         """The sandbox (or remote connection) `owner` uses for `hosted`, and whether this call
         started its lease."""
-        if hosted.version_id in self.quarantined:
+        if hosted.status == "quarantined" or hosted.version_id in self.quarantined:
             raise QuarantinedError(quarantine_message(hosted))
         key = (hosted.version_id, owner)
         lease, started = self._leases.get(key), False

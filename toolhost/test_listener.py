@@ -22,7 +22,7 @@ from registry.models import Role
 from switchboard.identity.principal import Principal
 from switchboard.identity.scopes import MCP
 from switchboard.services import Services
-from toolhost.authentication import GRANTED, PRINCIPAL, REQUEST_SCOPE
+from toolhost.authentication import GRANTED, PRINCIPAL, REQUEST_SCOPE, REVISION
 from toolhost.endpoint import Toolhost
 from toolhost.naming import BARE
 
@@ -59,6 +59,7 @@ class TestListenerApp:
             for tool in tools
             if tool.name.startswith(prefix)
         ]
+        scope[REVISION] = index.revision
         scope[BARE] = slug
         scope["app"] = self._app
         REQUEST_SCOPE.set(scope)

@@ -162,3 +162,19 @@ async def test_a_server_whose_tools_changed_is_quarantined(hosted: HostedFactory
                 )
             )
         assert [q.target for q in quarantines] == ["dev.switchboard.examples/calculator@0.1.0"]
+
+        # What the server reports is now on record: approving it again makes the version
+        # callable at once, and its next sandbox matches instead of being quarantined again.
+        reapproved = await world.admin.post(
+            "/api/v1/servers/calculator/versions/0.1.0/approve", json={"reason": "benign"}
+        )
+        assert reapproved.status_code == 200, reapproved.text
+        async with connected(world) as client:
+            listed = {t.name for t in (await client.list_tools()).tools}
+            assert "calculator.evaluate" in listed
+            result = await client.call_tool("calculator.evaluate", {"expression": "1+1"})
+            assert not result.is_error, text_of(result)
+            assert "2" in text_of(result)
+        async with services.sessions() as session:
+            version = await session.get(ServerVersion, version.id)
+            assert version is not None and version.status == ReviewStatus.approved
