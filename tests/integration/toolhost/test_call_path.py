@@ -177,4 +177,5 @@ async def test_a_server_whose_tools_changed_is_quarantined(hosted: HostedFactory
             assert "2" in text_of(result)
         async with services.sessions() as session:
             version = await session.get(ServerVersion, version.id)
-            assert version is not None and version.status == ReviewStatus.approved
+            assert version is not None
+            assert version.status == ReviewStatus.approved
