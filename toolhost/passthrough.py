@@ -3,23 +3,29 @@
 A caller sees the resources and prompts of every server version they may use at least one tool
 of (after grants and token scopes), served by the same leased sandbox their tool calls use.
 Prompts are named `<server-slug>.<prompt>` like tools; resource URIs are the servers' own, and
-a read goes to the server that listed the URI (or whose template matches it).
+a read goes to the server that listed the URI (or whose template matches it). Resource reads
+and prompt gets hand a server's content to the caller, so each leaves an audit record, written
+before the answer as a tool call's is.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import anyio
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from sandboxes.errors import SandboxError
+from switchboard.audit.log import Event
+from switchboard.audit.writer import AuditUnavailableError
 from switchboard.services import Services
-from toolhost.authentication import revision_of, usable_tools
-from toolhost.calls import CallPath, lease_owner
+from toolhost.authentication import principal_of, revision_of, usable_tools
+from toolhost.calls import CallPath, arguments_digest, lease_owner
 from toolhost.hosted import HostedVersion
 from toolhost.naming import Naming
 from toolhost.peer import CallerPeer
@@ -94,9 +100,63 @@ class PassThrough:
     ) -> types.ReadResourceResult:
         uri = str(params.uri)
         hosted = await self._owner_of(ctx, uri)
-        return await self._ask(
-            ctx, hosted, "resources/read", lambda c: c.read_resource(uri, cache_mode="bypass")
+        return await self._audited(
+            ctx,
+            hosted,
+            ("resource.read", f"{hosted.slug}:{uri}", {"uri": uri}),
+            self._ask(
+                ctx, hosted, "resources/read", lambda c: c.read_resource(uri, cache_mode="bypass")
+            ),
         )
+
+    async def _audited(
+        self,
+        ctx: Context,
+        hosted: HostedVersion,
+        what: tuple[str, str, dict[str, Any]],
+        answer: Awaitable[T],
+    ) -> T:
+        """`answer`, once its record (`what`: action, target and detail, completed with the
+        caller, the outcome and the duration) is durably in the audit log."""
+        action, target, what_detail = what
+        principal = principal_of(_scope(ctx))
+        started = time.perf_counter()
+        outcome, error_class = "ok", None
+        try:
+            return await answer
+        except MCPError as exc:
+            outcome, error_class = "error", f"jsonrpc:{exc.error.code}"
+            raise
+        except BaseException as exc:
+            outcome, error_class = "error", type(exc).__name__
+            raise
+        finally:
+            detail = {
+                **what_detail,
+                "server": hosted.slug,
+                "version": hosted.version,
+                "version_id": hosted.version_id,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "credential": principal.credential_id,
+            }
+            if error_class is not None:
+                detail["error_class"] = error_class
+            record = Event(
+                actor=principal.username,
+                action=action,
+                outcome=outcome,
+                target=target,
+                on_behalf_of=principal.on_behalf_of,
+                client=principal.client_id,
+                detail=detail,
+            )
+            try:
+                with anyio.CancelScope(shield=True):
+                    await self._calls.audit.write(record)
+            except AuditUnavailableError as exc:
+                raise MCPError(
+                    types.INTERNAL_ERROR, "the audit record could not be written; try again"
+                ) from exc
 
     async def _owner_of(self, ctx: Context, uri: str) -> HostedVersion:
         versions = await self._versions(ctx)
@@ -168,8 +228,17 @@ class PassThrough:
     ) -> types.GetPromptResult:
         hosted, own = await self._prompt(ctx, params.name)
         arguments = params.arguments
-        return await self._ask(
-            ctx, hosted, f"prompts/get {own}", lambda c: c.get_prompt(own, arguments)
+        detail: dict[str, Any] = {
+            "prompt": own,
+            "arguments_digest": arguments_digest(arguments or {}),
+        }
+        if hosted.audit_arguments:
+            detail["arguments"] = arguments
+        return await self._audited(
+            ctx,
+            hosted,
+            ("prompt.get", f"{hosted.slug}.{own}", detail),
+            self._ask(ctx, hosted, f"prompts/get {own}", lambda c: c.get_prompt(own, arguments)),
         )
 
     async def _prompt(self, ctx: Context, name: str) -> tuple[HostedVersion, str]:

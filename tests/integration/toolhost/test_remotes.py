@@ -77,6 +77,10 @@ async def remote_server() -> AsyncIterator[Remote]:
     def greet(name: str) -> str:
         return f"Say hello to {name}"
 
+    @mcp.resource("note://today", description="Today's note")
+    def today() -> str:
+        return "buy milk"
+
     @mcp.tool(description="Answer after a minute")
     async def slow() -> str:
         await anyio.sleep(60)
@@ -244,7 +248,9 @@ async def test_a_remote_is_called_with_its_own_key_never_the_callers_token(
         assert checked >= 3
 
 
-async def test_a_remotes_prompts_pass_through_too(tmp_path: Path, database_url: str) -> None:
+async def test_a_remotes_prompts_and_resources_pass_through_audited(
+    tmp_path: Path, database_url: str
+) -> None:
     async with (
         remote_server() as remote,
         switchboard(tmp_path, database_url, remote_allow_loopback=True) as world,
@@ -257,7 +263,23 @@ async def test_a_remotes_prompts_pass_through_too(tmp_path: Path, database_url: 
             first = got.messages[0].content
             assert isinstance(first, types.TextContent)
             assert first.text == "Say hello to Ada"
+            resources = (await client.list_resources()).resources
+            assert [str(r.uri) for r in resources] == ["note://today"]
+            read = await client.read_resource("note://today")
+            assert isinstance(read.contents[0], types.TextResourceContents)
+            assert read.contents[0].text == "buy milk"
         assert {h.get("authorization") for h in remote.seen} == {f"Bearer {REMOTE_KEY}"}
+
+        prompt_gets = await audit_records(world, "prompt.get")
+        assert [(r.actor, r.target, r.outcome) for r in prompt_gets] == [
+            ("dana", "remote.greet", "ok")
+        ]
+        assert prompt_gets[0].detail["arguments_digest"].startswith("sha256:")
+        reads = await audit_records(world, "resource.read")
+        assert [(r.actor, r.target, r.outcome) for r in reads] == [
+            ("dana", "remote:note://today", "ok")
+        ]
+        assert reads[0].detail["uri"] == "note://today"
 
 
 async def test_a_remote_whose_tools_changed_is_quarantined_on_its_next_lease(
