@@ -9,6 +9,7 @@ finished and every event has been read.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,6 +25,9 @@ from switchboard.db import Sessions, transaction
 
 REDACTED = "[redacted]"
 FOLLOW_POLL_SECONDS = 1.0
+QUIET_SECONDS = 15.0
+"""After this long without an event, a follower is told the run is still there (`None`), so a
+stream can send a keep-alive before a proxy drops an idle connection."""
 MAX_TEXT = 20_000
 """Longest string kept in an event (tool results can be large; the model sees them whole)."""
 
@@ -85,8 +89,12 @@ class EventLog:
             )
             return [StoredEvent(r.seq, r.at, r.kind, r.data) for r in rows]
 
-    async def follow(self, run_id: str, after: int = 0) -> AsyncIterator[StoredEvent]:
-        """Every event after `after`, as it is stored, until the run has finished."""
+    async def follow(
+        self, run_id: str, after: int = 0, *, quiet: float = QUIET_SECONDS
+    ) -> AsyncIterator[StoredEvent | None]:
+        """Every event after `after`, as it is stored, until the run has finished; `None`
+        after each `quiet` seconds without one."""
+        heard = time.monotonic()
         while True:
             changed = self._changed.setdefault(run_id, anyio.Event())
             async with self._sessions() as session:
@@ -97,6 +105,11 @@ class EventLog:
             for event in events:
                 after = event.seq
                 yield event
+            if events:
+                heard = time.monotonic()
+            elif time.monotonic() - heard >= quiet:
+                heard = time.monotonic()
+                yield None
             if status is None or (status in FINISHED and not events):
                 return
             if not events:

@@ -132,6 +132,9 @@ async def run_events(request: Request) -> Response:
 
     async def stream() -> AsyncIterator[str]:
         async for event in events.follow(run.id, after):
+            if event is None:
+                yield ": keep-alive\n\n"
+                continue
             data = json.dumps(
                 {"seq": event.seq, "at": event.at.isoformat(), **event.data},
                 ensure_ascii=False,

@@ -132,6 +132,10 @@ async def test_approval_pauses_the_run_then_approve_resumes_and_deny_tells_the_m
         assert approval["arguments"] == {"text": "ship it"}
         assert approval["status"] == "pending"
         assert await audit_records(w, "tool.call") == [], "nothing ran before the approval"
+        last = (await w.engine.events.history(run["id"]))[-1].seq
+        quiet = w.engine.events.follow(run["id"], last, quiet=0.2)
+        assert await anext(quiet) is None, "a quiet stream is told the run is still there"
+        await quiet.aclose()
 
         decision = f"/api/v1/runs/{run['id']}/approvals/{approval['id']}"
         stranger = await w.admin.post(decision, json={"approve": True})
