@@ -13,7 +13,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.spec import AgentDocument
-from agents.tables import AgentRecord, AgentVersionRecord
+from agents.tables import AgentRecord, AgentVersionRecord, load_version
 from registry.errors import ConflictError
 from registry.journal import note
 from registry.models import Team, User, pk
@@ -66,6 +66,21 @@ async def publish_agent(
         team=team.name,
     )
     return Published(agent, row, created=True)
+
+
+async def withdraw_agent(
+    session: AsyncSession, name: str, version: str, *, actor: User, reason: str | None = None
+) -> AgentVersionRecord:
+    """Stop new launches of `name@version`; its runs and history stay. Withdrawing again is a
+    no-op; the newest version not withdrawn is what a launch without a version gets."""
+    row, _ = await load_version(session, name, version)
+    if not row.withdrawn:
+        row.withdrawn = True
+        session.add(row)
+        await session.flush()
+        detail = {"reason": reason} if reason else {}
+        note(session, actor.username, "agent.withdraw", f"{name}@{version}", **detail)
+    return row
 
 
 async def _agent_for(session: AsyncSession, name: str, *, team: Team, actor: User) -> AgentRecord:

@@ -1,4 +1,4 @@
-"""`agent publish|list|show`: agent documents and the catalogue a user may launch from."""
+"""`agent publish|list|show|withdraw`: agent documents and the catalogue a user may launch from."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from agents.availability import caller
 from agents.catalog import catalog_files
 from agents.listing import AgentDetail, agent_cards, agent_detail
 from agents.models.store import ConfigStore
-from agents.publishing import publish_agent
+from agents.publishing import publish_agent, withdraw_agent
 from agents.spec import AgentDocument, parse_agent
 from registry.errors import InvalidDocumentError, RegistryError
 from registry.teams import get_team
@@ -37,6 +37,25 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     show = verbs.add_parser("show", help="one agent: launch form, tools, versions")
     show.add_argument("ref", metavar="NAME[@VERSION]")
     show.set_defaults(handler=show_command)
+    withdraw = verbs.add_parser(
+        "withdraw", help="stop new launches of one agent version (its runs and history stay)"
+    )
+    withdraw.add_argument("ref", metavar="NAME@VERSION")
+    withdraw.add_argument("--reason", help="why, for the audit log")
+    withdraw.set_defaults(handler=withdraw_command)
+
+
+async def withdraw_command(cmd: Command) -> None:
+    name, _, version = cmd.args.ref.partition("@")
+    if not name or not version:
+        raise RegistryError(f"name the version to withdraw as NAME@VERSION, not {cmd.args.ref!r}")
+    async with cmd.services.transaction() as session:
+        actor = await cmd.actor(session)
+        await withdraw_agent(session, name, version, actor=actor, reason=cmd.args.reason)
+    if cmd.as_json:
+        emit_json({"name": name, "version": version, "withdrawn": True})
+        return
+    print(f"withdrawn {name}@{version}: it is no longer launched; its runs and history stay")
 
 
 def _read(path: Path) -> AgentDocument:

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import anyio
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.requests import Request
 
 from agents.availability import caller
 from agents.listing import AgentCard, AgentDetail, agent_cards, agent_detail
 from agents.models.layer import ModelLayer
-from agents.publishing import publish_agent
+from agents.publishing import publish_agent, withdraw_agent
 from agents.spec import parse_agent
 from registry.errors import InvalidDocumentError, Problem
 from registry.models import Role
@@ -18,6 +18,16 @@ from web.api.deps import actor_name, services
 from web.api.endpoints import MAX_BODY, NUL_PROBLEM, Endpoint, RequestTooLargeError
 
 SOURCE = "request body"
+
+
+class WithdrawBody(BaseModel):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
+class WithdrawnAgent(BaseModel):
+    name: str
+    version: str
+    withdrawn: bool
 
 
 class PublishedAgent(BaseModel):
@@ -61,6 +71,14 @@ async def publish(request: Request, team: str | None) -> PublishedAgent:
     )
 
 
+async def withdraw(request: Request, name: str, version: str, body: WithdrawBody) -> WithdrawnAgent:
+    svc = services(request)
+    async with svc.transaction() as session:
+        actor = await ensure_user(session, actor_name(request))
+        row = await withdraw_agent(session, name, version, actor=actor, reason=body.reason)
+    return WithdrawnAgent(name=name, version=row.version, withdrawn=row.withdrawn)
+
+
 async def _aliases(request: Request) -> set[str]:
     """The routed model layer's aliases now (the model file can change at run time)."""
     layer: ModelLayer = request.app.state.models
@@ -93,6 +111,18 @@ ENDPOINTS = [
         response=PublishedAgent,
         status=201,
         query=("team",),
+        tags=("agents",),
+        role=Role.developer,
+        raw_body=("application/yaml", "application/json"),
+    ),
+    Endpoint(
+        "POST",
+        "/agents/{name}/versions/{version}/withdraw",
+        withdraw,
+        "Withdraw an agent version: it is no longer launched (a launch without a version gets "
+        "the newest one not withdrawn); its runs and history stay",
+        response=WithdrawnAgent,
+        body=WithdrawBody,
         tags=("agents",),
         role=Role.developer,
     ),

@@ -38,6 +38,9 @@ class Endpoint:
     tags: tuple[str, ...] = field(default_factory=tuple)
     role: Role = Role.user
     """The least role that may call this endpoint."""
+    raw_body: tuple[str, ...] = ()
+    """Media types of a body the handler reads itself (a document, not a JSON model), so the
+    OpenAPI document can still say that a body is expected."""
 
     def route(self, prefix: str) -> Route:
         async def endpoint(request: Request) -> Response:
@@ -213,6 +216,11 @@ def openapi_document(endpoints: list[Endpoint], prefix: str, version: str) -> di
             operation["requestBody"] = {
                 "required": True,
                 "content": {"application/json": {"schema": schema_of(ep.body)}},
+            }
+        elif ep.raw_body:
+            operation["requestBody"] = {
+                "required": True,
+                "content": {media: {"schema": {"type": "string"}} for media in ep.raw_body},
             }
         if ep.response is None:
             operation["responses"]["204"] = {"description": "done"}

@@ -1,4 +1,4 @@
-"""`switchboard agent publish|list|show`, in-process against both databases."""
+"""`switchboard agent publish|list|show|withdraw`, in-process against both databases."""
 
 from __future__ import annotations
 
@@ -61,3 +61,18 @@ def test_publish_the_catalogue_twice_then_browse(
     detail = json.loads(run(capsys, "--json", "agent", "show", "meeting-time"))
     assert detail["questions"][0]["key"] == "time"
     assert "no agent named 'nobody'" in fails(capsys, "agent", "show", "nobody")
+
+
+def test_withdraw_a_version_from_the_command_line(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    old, new = tmp_path / "old.yaml", tmp_path / "new.yaml"
+    old.write_text(agent_yaml())
+    new.write_text(agent_yaml(summary="Newer.", version="1.0.1"))
+    run(capsys, "agent", "publish", str(old), str(new))
+    said = run(capsys, "agent", "withdraw", "greeter@1.0.1", "--reason", "wrong tone")
+    assert said.startswith("withdrawn greeter@1.0.1")
+    detail = json.loads(run(capsys, "--json", "agent", "show", "greeter"))
+    assert detail["version"] == "1.0.0"
+    assert "NAME@VERSION" in fails(capsys, "agent", "withdraw", "greeter")
+    assert "has no version '2.0.0'" in fails(capsys, "agent", "withdraw", "greeter@2.0.0")

@@ -84,6 +84,35 @@ async def test_changed_document_needs_a_new_version(developer: httpx.AsyncClient
     assert older["summary"] == "Says hello."
 
 
+async def test_a_withdrawn_version_is_no_longer_the_one_launched(
+    app: Starlette, developer: httpx.AsyncClient, user: httpx.AsyncClient
+) -> None:
+    await developer.post(AGENTS, content=agent_yaml())
+    await developer.post(AGENTS, content=agent_yaml(summary="Newer.", version="1.0.1"))
+    withdraw = f"{AGENTS}/greeter/versions/1.0.1/withdraw"
+    refused = await user.post(withdraw, json={"reason": "x"})
+    assert refused.status_code == 403, "withdrawing takes the developer role"
+    done = await developer.post(withdraw, json={"reason": "says the wrong thing"})
+    assert done.status_code == 200, done.text
+    assert done.json() == {"name": "greeter", "version": "1.0.1", "withdrawn": True}
+    assert (await developer.post(withdraw, json={})).status_code == 200, "again: a no-op"
+    shown = (await developer.get(f"{AGENTS}/greeter")).json()
+    assert shown["version"] == "1.0.0"
+    assert shown["summary"] == "Says hello."
+    missing = await developer.post(f"{AGENTS}/greeter/versions/9.9.9/withdraw", json={})
+    assert missing.status_code == 404
+    services: Services = app.state.services
+    async with services.sessions() as session:
+        records = list(
+            await session.exec(select(AuditRecord).where(AuditRecord.action == "agent.withdraw"))
+        )
+    assert [(r.actor, r.target) for r in records] == [("dev", "greeter@1.0.1")]
+    assert records[0].detail == {"reason": "says the wrong thing"}
+    spec = (await developer.get("/api/v1/openapi.json")).json()
+    publish = spec["paths"][AGENTS]["post"]["requestBody"]["content"]
+    assert set(publish) == {"application/yaml", "application/json"}
+
+
 @pytest.mark.parametrize(
     ("body", "pointer", "message"),
     [
