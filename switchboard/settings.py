@@ -201,6 +201,13 @@ class Settings(BaseSettings):
         le=1000,
         description="Agent runs one person may have running at once; more wait in the queue.",
     )
+    agent_max_queued_runs_per_user: int = Field(
+        default=20,
+        ge=1,
+        le=10000,
+        description="Agent runs one person may have waiting in the queue; a launch beyond it is "
+        "refused (429) until some have started.",
+    )
     agent_heartbeat_seconds: float = Field(
         default=10,
         gt=0,

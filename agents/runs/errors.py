@@ -19,5 +19,12 @@ class NotLaunchableError(RegistryError):
     status_code = 403
 
 
+class TooManyRunsError(RegistryError):
+    """The caller already has as many runs waiting as they may; a launch is refused, not queued,
+    so a script that launches in a loop cannot fill the queue."""
+
+    status_code = 429
+
+
 class NotYourRunError(RegistryError):
     status_code = 403

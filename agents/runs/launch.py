@@ -9,10 +9,11 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+from sqlmodel import func, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.availability import DEFAULT_MODELS, availability, caller
-from agents.runs.errors import NotLaunchableError
+from agents.runs.errors import NotLaunchableError, TooManyRunsError
 from agents.runs.events import Redactor, next_seq
 from agents.runs.tables import AgentRun, RunEvent, RunStatus
 from agents.spec import AgentDocument, validate_answers
@@ -61,8 +62,11 @@ async def launch(
     raw_answers: dict[str, Any],
     version: str | None = None,
     models: Collection[str] = DEFAULT_MODELS,
+    max_queued: int | None = None,
 ) -> Launched:
     """Store a new run of `agent` for `username`, or raise why it cannot be launched."""
+    if max_queued is not None:
+        await _refuse_past(session, username, max_queued)
     record, document = await load_version(session, agent, version)
     if record.withdrawn:
         raise NotLaunchableError(
@@ -94,3 +98,21 @@ async def launch(
     data = {"status": RunStatus.queued, "agent": document.name, "version": record.version}
     session.add(RunEvent(run_id=run_id, seq=seq, kind="status", data={**data, "tools": tools}))
     return Launched(run, document)
+
+
+async def _refuse_past(session: AsyncSession, username: str, max_queued: int) -> None:
+    """Counted, not locked: two launches at the same moment may both pass, so the cap can be
+    passed by the number of launches racing, never without bound."""
+    queued = (
+        await session.exec(
+            select(func.count())
+            .select_from(AgentRun)
+            .where(AgentRun.username == username, AgentRun.status == RunStatus.queued)
+        )
+    ).one()
+    if queued >= max_queued:
+        raise TooManyRunsError(
+            f"you already have {queued} runs waiting to start (the most one person may have, "
+            "SWITCHBOARD_AGENT_MAX_QUEUED_RUNS_PER_USER); launch again once some have started, "
+            "or cancel some"
+        )

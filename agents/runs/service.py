@@ -51,6 +51,7 @@ async def start(
             raw_answers=answers,
             version=version,
             models=models,
+            max_queued=services.settings.agent_max_queued_runs_per_user,
         )
         view = await run_view(session, launched.run)
     await audit(audit_event(launched.run, "agent.run.launch", "queued"))

@@ -282,3 +282,28 @@ async def test_bad_answers_limits_and_policy(world: WorldFactory) -> None:
         assert "ship it" not in done["output"], "the tool did not run"
         calls = await audit_records(w, "tool.call")
         assert [c.target for c in calls] == ["calculator.evaluate"] * 2, "echo never ran"
+
+
+async def test_launches_past_the_queue_cap_are_refused(world: WorldFactory) -> None:
+    async with world(agent_max_runs_per_user=1, agent_max_queued_runs_per_user=1) as w:
+        release = anyio.Event()
+
+        async def slow(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+            await release.wait()
+            return ModelResponse(parts=[TextPart("done")])
+
+        w.model(slow)
+        first = await w.launch("helper", {"expression": "1"})
+        await w.wait(first["id"], "running")
+        second = await w.launch("helper", {"expression": "2"})
+        refused = await w.user.post(
+            "/api/v1/agents/helper/runs", json={"answers": {"expression": "3"}}
+        )
+        assert refused.status_code == 429, refused.text
+        assert "SWITCHBOARD_AGENT_MAX_QUEUED_RUNS_PER_USER" in refused.json()["detail"]
+        release.set()
+        for run in (first, second):
+            assert (await w.wait(run["id"], "succeeded", "failed"))["status"] == "succeeded"
+        assert (
+            await w.user.post("/api/v1/agents/helper/runs", json={"answers": {"expression": "4"}})
+        ).status_code == 201, "the queue emptied, so launches are taken again"
