@@ -20,6 +20,7 @@ from agents.models.ledger import UsageLedger
 from agents.models.pydantic_model import routed_model
 from agents.models.router import Attribution, Router
 from agents.models.store import ConfigStore
+from agents.models.transport import AiohttpTransport
 from switchboard.audit.writer import AuditWriter
 from switchboard.services import Services
 
@@ -68,7 +69,7 @@ class ModelLayer:
         HTTP client every provider call shares."""
         await self.store.load()
         async with httpx2.AsyncClient(
-            limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
+            transport=AiohttpTransport(max_connections=200, max_per_host=50),
             follow_redirects=False,
         ) as http:
             self._router = Router(self.store.fresh, http, self.endpoints, self.ledger, self._tracer)
