@@ -97,14 +97,16 @@ def create_app(settings: Settings) -> Starlette:
             jobs.cancel_scope.cancel()
 
     return Starlette(
+        # The two paths every tool call and model call take come first: Starlette tries routes
+        # in order, and the API's sixty-odd would otherwise be tried before `/v1` on each call.
         routes=[
+            Route("/mcp", MCPEndpoint()),
+            *v1_routes(),
             Route("/", index, methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/mcp", MCPEndpoint()),
             Route("/metrics", metrics_endpoint),
             *identity_routes(),
             *api_routes(),
-            *v1_routes(),
         ],
         middleware=[
             Middleware(
