@@ -122,8 +122,8 @@ async def main(repeats: int) -> int:
             while pool.idle < 1:
                 await anyio.sleep(0.05)
             await anyio.sleep(0.5)
-            warm = pool._idle[0]
-            memory.append(idle_memory_mib(api, warm.container_id))
+            waiting = pool._idle[0]
+            memory.append(idle_memory_mib(api, waiting.container_id))
             start = time.perf_counter()
             sandbox = await pool.acquire()
             await sandbox.list_tools()
