@@ -45,7 +45,17 @@ def create_sync_engine(async_url: str, *, connections: int = 1) -> Engine:
 def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA journal_mode")
+    mode = cursor.fetchone()
+    if mode is None or str(mode[0]).lower() != "wal":
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+        except Exception as exc:
+            # Processes opening a new database together race to switch it; SQLite refuses the
+            # losers at once ("database is locked") instead of waiting, and the winner's switch
+            # holds for every connection, since WAL mode is stored in the file.
+            if "locked" not in str(exc):
+                raise
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
