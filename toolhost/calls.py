@@ -215,13 +215,8 @@ class CallPath:
         done: Outcome | MCPError,
     ) -> None:
         detail: dict[str, Any] = {
-            "server": hosted.slug,
-            "version": hosted.version,
-            "version_id": hosted.version_id,
             "tool": own_name,
             "arguments_digest": arguments_digest(arguments),
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-            "credential": principal.credential_id,
         }
         if hosted.audit_arguments:
             detail["arguments"] = arguments
@@ -233,14 +228,44 @@ class CallPath:
             outcome, error_class = done.outcome, done.error_class
         if error_class is not None:
             detail["error_class"] = error_class
+        await self.record(
+            principal,
+            hosted,
+            action="tool.call",
+            target=f"{hosted.slug}.{own_name}",
+            outcome=outcome,
+            started=started,
+            detail=detail,
+        )
+
+    async def record(
+        self,
+        principal: Principal,
+        hosted: HostedVersion,
+        *,
+        action: str,
+        target: str,
+        outcome: str,
+        started: float,
+        detail: dict[str, Any],
+    ) -> None:
+        """One durable audit record of a request to `hosted` (tool calls, resource reads, prompt
+        gets), with the server version, the duration since `started` and the credential."""
         event = Event(
             actor=principal.username,
-            action="tool.call",
+            action=action,
             outcome=outcome,
-            target=f"{hosted.slug}.{own_name}",
+            target=target,
             on_behalf_of=principal.on_behalf_of,
             client=principal.client_id,
-            detail=detail,
+            detail={
+                "server": hosted.slug,
+                "version": hosted.version,
+                "version_id": hosted.version_id,
+                **detail,
+                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+                "credential": principal.credential_id,
+            },
         )
         try:
             with anyio.CancelScope(shield=True):

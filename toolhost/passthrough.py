@@ -15,14 +15,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import anyio
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 
 from sandboxes.errors import SandboxError
-from switchboard.audit.log import Event
-from switchboard.audit.writer import AuditUnavailableError
 from switchboard.services import Services
 from toolhost.authentication import principal_of, revision_of, usable_tools
 from toolhost.calls import CallPath, arguments_digest, lease_owner
@@ -131,32 +128,17 @@ class PassThrough:
             outcome, error_class = "error", type(exc).__name__
             raise
         finally:
-            detail = {
-                **what_detail,
-                "server": hosted.slug,
-                "version": hosted.version,
-                "version_id": hosted.version_id,
-                "duration_ms": round((time.perf_counter() - started) * 1000, 3),
-                "credential": principal.credential_id,
-            }
             if error_class is not None:
-                detail["error_class"] = error_class
-            record = Event(
-                actor=principal.username,
+                what_detail = {**what_detail, "error_class": error_class}
+            await self._calls.record(
+                principal,
+                hosted,
                 action=action,
-                outcome=outcome,
                 target=target,
-                on_behalf_of=principal.on_behalf_of,
-                client=principal.client_id,
-                detail=detail,
+                outcome=outcome,
+                started=started,
+                detail=what_detail,
             )
-            try:
-                with anyio.CancelScope(shield=True):
-                    await self._calls.audit.write(record)
-            except AuditUnavailableError as exc:
-                raise MCPError(
-                    types.INTERNAL_ERROR, "the audit record could not be written; try again"
-                ) from exc
 
     async def _owner_of(self, ctx: Context, uri: str) -> HostedVersion:
         versions = await self._versions(ctx)
