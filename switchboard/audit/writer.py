@@ -29,7 +29,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import SQLModel
 
 from switchboard.audit.log import APPEND_ATTEMPTS, Event, Tip, append_sync
-from switchboard.audit.models import AuditRecord
 from switchboard.db import KeptConnections, create_sync_engine
 
 logger = logging.getLogger(__name__)
@@ -115,9 +114,7 @@ class AuditWriter:
     async def _commit_batch(self) -> None:
         batch, self._queue = self._queue[: self._max_batch], self._queue[self._max_batch :]
         try:
-            records = await anyio.to_thread.run_sync(self._append, batch)
-            if records:
-                self._tip = (records[-1].seq or 0, records[-1].hash)
+            self._tip = await anyio.to_thread.run_sync(self._append, batch)
             self.batches += 1
         except Exception as exc:
             logger.exception("could not write %d audit records", len(batch))
@@ -127,7 +124,7 @@ class AuditWriter:
         for pending in batch:
             pending.done.set()
 
-    def _append(self, batch: list[_Pending]) -> list[AuditRecord]:
+    def _append(self, batch: list[_Pending]) -> Tip | None:
         """Runs in a worker thread. Another process may have appended since this writer's last
         batch: the unique `prev_hash` refuses the stale tip and the chain is read afresh."""
         assert self._connections is not None, "only called while running"
@@ -140,10 +137,11 @@ class AuditWriter:
         for _ in range(APPEND_ATTEMPTS):
             try:
                 with self._connections.connection() as connection, connection.begin():
-                    records = append_sync(connection, events, tip) if events else []
+                    if events:
+                        tip = append_sync(connection, events, tip)
                     for table, values in rows.items():
                         connection.execute(insert(table), values)
-                    return records
+                    return tip
             except IntegrityError:
                 tip = None
         raise RuntimeError(f"could not append to the audit log after {APPEND_ATTEMPTS} attempts")
