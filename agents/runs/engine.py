@@ -108,6 +108,9 @@ class RunEngine:
         self._active: dict[str, anyio.CancelScope] = {}
         self._kick = anyio.Event()
         self._tasks: TaskGroup | None = None
+        self._pool: httpx2.AsyncBaseTransport | None = None
+        """One connection pool to `/mcp` for every run while the engine runs: a client of its
+        own per run stretch cost a TLS context and a new connection each time."""
 
     def reached_at(self, server: tuple[str, int] | None) -> None:
         """The address a request reached this process at: `/mcp` is reachable there too
@@ -122,7 +125,8 @@ class RunEngine:
         a connection whose close can never finish, and the event loop's shutdown waits for it
         forever."""
         await self.interrupt_stale(startup=True)
-        async with anyio.create_task_group() as tasks:
+        async with httpx2.AsyncHTTPTransport() as pool, anyio.create_task_group() as tasks:
+            self._pool = pool
             self._tasks = tasks
             tasks.start_soon(self._schedule_forever)
             tasks.start_soon(self._heartbeat_forever)
@@ -130,6 +134,7 @@ class RunEngine:
                 yield self
             finally:
                 self._tasks = None
+                self._pool = None
                 tasks.cancel_scope.cancel()
 
     def kick(self) -> None:
@@ -372,10 +377,12 @@ class RunEngine:
 
     @asynccontextmanager
     async def _http(self, token: str) -> AsyncIterator[httpx2.AsyncClient]:
+        """The run's own client (its token in every request) on the engine's pool."""
         public = urlsplit(self.services.settings.effective_public_url)
         async with httpx2.AsyncClient(
             headers={"Authorization": f"Bearer {token}", "Host": public.netloc},
             timeout=httpx2.Timeout(30, read=300),
+            transport=None if self._pool is None else _Borrowed(self._pool),
         ) as http:
             yield http
 
@@ -567,6 +574,19 @@ class RunEngine:
 class _Progress:
     history: list[ModelMessage] | None
     usage: RunUsage
+
+
+class _Borrowed(httpx2.AsyncBaseTransport):
+    """The engine's pool lent to one run's client, whose closing must leave it open."""
+
+    def __init__(self, pool: httpx2.AsyncBaseTransport) -> None:
+        self._pool = pool
+
+    async def handle_async_request(self, request: httpx2.Request) -> httpx2.Response:
+        return await self._pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        """The engine closes the pool when it stops."""
 
 
 def _deferred_results(decided: Any) -> DeferredToolResults | None:
