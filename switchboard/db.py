@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
-from sqlalchemy import Connection, Engine, Executable, Row, event, make_url
+from sqlalchemy import ClauseElement, Connection, Engine, event, make_url
 from sqlalchemy import create_engine as create_sync_engine_for
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 from sqlmodel.ext.asyncio.session import AsyncSession
 
+from switchboard.prepared import Prepared
+
 Sessions = async_sessionmaker[AsyncSession]
+T = TypeVar("T")
 
 
 def create_engine(url: str) -> AsyncEngine:
@@ -105,37 +107,73 @@ class KeptConnections:
 
 class Reads:
     """Single statements that every request runs (the bearer check), each whole in one
-    worker-thread hop on a synchronous engine: through the async driver, opening a session,
-    executing, fetching and the two rollbacks that close it would each cross threads."""
+    worker-thread hop on a synchronous connection: through the async driver, opening a session,
+    executing, fetching and the two rollbacks that close it would each cross threads. Each
+    statement is `Prepared` once and run on the driver's cursor."""
 
     def __init__(self, async_url: str, *, connections: int = 4) -> None:
-        self._connections = KeptConnections(create_sync_engine(async_url, connections=connections))
+        engine = create_sync_engine(async_url, connections=connections)
+        self._dialect = engine.dialect
+        self._connections = KeptConnections(engine)
         self._threads = anyio.CapacityLimiter(connections)
         """As many threads as pooled connections: a burst queues here, instead of opening
         (and, past the pool, closing again) a connection per extra thread."""
+        self._prepared: dict[int, tuple[ClauseElement, Prepared]] = {}
 
-    async def rows(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row[Any]]:
-        return await anyio.to_thread.run_sync(self._rows, statement, params, limiter=self._threads)
+    async def rows(
+        self, statement: ClauseElement, params: Mapping[str, Any]
+    ) -> Sequence[tuple[Any, ...]]:
+        prepared = self._prepare(statement)
+        return await anyio.to_thread.run_sync(
+            self._retried, prepared.select, params, limiter=self._threads
+        )
 
-    async def write(self, statement: Executable, params: Mapping[str, Any]) -> None:
+    async def write(self, statement: ClauseElement, params: Mapping[str, Any]) -> None:
         """One statement in its own transaction (bookkeeping such as a token's last use)."""
-        await anyio.to_thread.run_sync(self._write, statement, params, limiter=self._threads)
+        prepared = self._prepare(statement)
+        await anyio.to_thread.run_sync(self._retried, _commit(prepared), params)
 
     async def close(self) -> None:
         with anyio.CancelScope(shield=True):
             await anyio.to_thread.run_sync(self._connections.close)
 
-    def _rows(self, statement: Executable, params: Mapping[str, Any]) -> Sequence[Row[Any]]:
+    def _prepare(self, statement: ClauseElement) -> Prepared:
+        """Statements are module constants: compiled on first use, kept by identity."""
+        kept = self._prepared.get(id(statement))
+        if kept is None or kept[0] is not statement:
+            kept = self._prepared[id(statement)] = (
+                statement,
+                Prepared.of(statement, self._dialect),
+            )
+        return kept[1]
+
+    def _retried(
+        self, work: Callable[[DBAPIConnection, Mapping[str, Any]], T], params: Mapping[str, Any]
+    ) -> T:
         try:
-            with self._connections.connection() as connection:
-                return connection.execute(statement, params).all()
-        except DBAPIError as exc:
-            if not exc.connection_invalidated:
+            return self._once(work, params)
+        except self._dialect.loaded_dbapi.Error as exc:
+            if not self._dialect.is_disconnect(exc, None, None):
                 raise
         # A kept connection the database dropped (a restart): once more, on a new one.
-        with self._connections.connection() as connection:
-            return connection.execute(statement, params).all()
+        return self._once(work, params)
 
-    def _write(self, statement: Executable, params: Mapping[str, Any]) -> None:
-        with self._connections.connection() as connection, connection.begin():
-            connection.execute(statement, params)
+    def _once(
+        self, work: Callable[[DBAPIConnection, Mapping[str, Any]], T], params: Mapping[str, Any]
+    ) -> T:
+        with self._connections.connection() as connection:
+            raw = connection.connection.dbapi_connection
+            assert raw is not None, "a kept connection is open"
+            return work(raw, params)
+
+
+def _commit(prepared: Prepared) -> Callable[[DBAPIConnection, Mapping[str, Any]], None]:
+    def write(connection: DBAPIConnection, params: Mapping[str, Any]) -> None:
+        try:
+            prepared.execute_many(connection, [params])
+        except BaseException:
+            connection.rollback()
+            raise
+        connection.commit()
+
+    return write

@@ -5,9 +5,10 @@ more than the call itself. Callers hand their event to `AuditWriter.write` and w
 task takes everything queued since its last commit, chains it onto the tip in one transaction,
 and wakes every waiter at once. A failed batch fails each of its waiters, never silently.
 
-The batch is written by a synchronous engine in one worker-thread hop: through the async driver
-each statement, the commit and the connection's return to the pool would each cross threads,
-which cost more than the insert.
+The batch is written on a kept synchronous connection in one worker-thread hop: through the
+async driver each statement, the commit and the connection's return to the pool would each
+cross threads, which cost more than the insert. Its statements are `Prepared`, so the thread
+spends its time in the database rather than in SQLAlchemy's Python, holding the GIL.
 
 Rows of other tables that must be as durable as the records they go with (a model call's usage)
 can ride along: `write(event, rows=...)` commits them in the event's transaction, and `insert`
@@ -24,16 +25,20 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
-from sqlalchemy import Table, insert
-from sqlalchemy.exc import IntegrityError
-from sqlmodel import SQLModel
+from sqlalchemy import Dialect, Table, insert, select
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlmodel import SQLModel, col
 
-from switchboard.audit.log import APPEND_ATTEMPTS, Event, Tip, append_sync
+from switchboard.audit.log import APPEND_ATTEMPTS, GENESIS, Event, Tip, chain
+from switchboard.audit.models import AuditRecord
 from switchboard.db import KeptConnections, create_sync_engine
+from switchboard.prepared import Prepared
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
+TIP = select(col(AuditRecord.seq), col(AuditRecord.hash)).order_by(col(AuditRecord.seq).desc())
+AUDIT_TABLE: Table = AuditRecord.__table__  # type: ignore[attr-defined]
 
 
 class AuditUnavailableError(RuntimeError):
@@ -58,12 +63,16 @@ class AuditWriter:
         self._running = False
         self._tip: Tip | None = None
         """Where this writer's last batch ended: usually still the tip, so not read again."""
+        self._inserts: dict[tuple[Table, tuple[str, ...]], Prepared] = {}
+        self._tip_query: Prepared | None = None
         self.batches = 0
         """Transactions committed, for tests and the benchmark to see batching happen."""
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[AuditWriter]:
-        connections = self._connections = KeptConnections(create_sync_engine(self._database_url))
+        engine = create_sync_engine(self._database_url)
+        self._dialect: Dialect = engine.dialect
+        connections = self._connections = KeptConnections(engine)
         try:
             async with anyio.create_task_group() as tasks:
                 self._running = True
@@ -133,18 +142,45 @@ class AuditWriter:
         for pending in batch:
             for row in pending.rows:
                 rows.setdefault(row.__table__, []).append(_values(row))  # type: ignore[attr-defined]
+        refused = self._dialect.loaded_dbapi.IntegrityError
         tip = self._tip
         for _ in range(APPEND_ATTEMPTS):
-            try:
-                with self._connections.connection() as connection, connection.begin():
+            with self._connections.connection() as connection:
+                raw = connection.connection.dbapi_connection
+                assert raw is not None, "a kept connection is open"
+                try:
                     if events:
-                        tip = append_sync(connection, events, tip)
+                        tip = self._chain_onto(raw, events, tip)
                     for table, values in rows.items():
-                        connection.execute(insert(table), values)
+                        self._insert(table, values[0]).execute_many(raw, values)
+                    raw.commit()
                     return tip
-            except IntegrityError:
-                tip = None
+                except refused:
+                    raw.rollback()
+                    tip = None
+                except BaseException:
+                    raw.rollback()
+                    raise
         raise RuntimeError(f"could not append to the audit log after {APPEND_ATTEMPTS} attempts")
+
+    def _chain_onto(self, raw: DBAPIConnection, events: list[Event], tip: Tip | None) -> Tip:
+        if tip is None:
+            if self._tip_query is None:
+                self._tip_query = Prepared.of(TIP.limit(1), self._dialect)
+            last = self._tip_query.fetch(raw, {})
+            tip = (last[0][0], last[0][1]) if last else (0, GENESIS)
+        records = chain(events, tip)
+        self._insert(AUDIT_TABLE, records[0]).execute_many(raw, records)
+        return records[-1]["seq"], records[-1]["hash"]
+
+    def _insert(self, table: Table, example: dict[str, Any]) -> Prepared:
+        key = (table, tuple(example))
+        prepared = self._inserts.get(key)
+        if prepared is None:
+            prepared = self._inserts[key] = Prepared.of(
+                insert(table), self._dialect, columns=key[1]
+            )
+        return prepared
 
 
 def _values(row: SQLModel) -> dict[str, Any]:
