@@ -1,41 +1,70 @@
 """JSON Schema checks on the way in (arguments) and out (`structuredContent`).
 
+Every call is checked twice, so the check that passes must be cheap: `jsonschema-rs` (compiled,
+about ten times faster here) decides, and `jsonschema` explains a failure, picking the most
+relevant violation and naming the failing field by its JSON path, so a model (or a person) can
+fix the call. A schema `jsonschema-rs` cannot compile (a regular expression its engine lacks)
+is checked by `jsonschema` alone.
+
 Validators are compiled once per schema object and kept: a version's schemas never change, and
 the call path hands in the same cached dictionaries every time.
-Messages name the failing field by its JSON path, so a model (or a person) can fix the call.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
 
 _CACHE_LIMIT = 4096
 
 
+@dataclass(frozen=True)
+class _Validators:
+    schema: dict[str, Any]
+    fast: jsonschema_rs.Draft202012Validator | None
+    explaining: Draft202012Validator
+
+
 class SchemaChecks:
     def __init__(self) -> None:
-        self._validators: dict[int, tuple[dict[str, Any], Draft202012Validator]] = {}
+        self._validators: dict[int, _Validators] = {}
 
     def problem(self, schema: dict[str, Any] | None, instance: Any) -> str | None:
         """`None` when `instance` satisfies `schema`, else the most relevant violation."""
         if not schema:
             return None
-        validator = self._validator(schema)
-        error = best_match(validator.iter_errors(instance))
-        if error is None:
+        validators = self._compiled(schema)
+        if validators.fast is not None and validators.fast.is_valid(instance):
             return None
-        where = error.json_path if error.path else "$"
-        return f"{where}: {error.message}"
+        error = best_match(validators.explaining.iter_errors(instance))
+        if error is not None:
+            where = error.json_path if error.path else "$"
+            return f"{where}: {error.message}"
+        if validators.fast is None:
+            return None
+        fast_error = next(validators.fast.iter_errors(instance))
+        path = "".join(
+            f"[{p}]" if isinstance(p, int) else f".{p}" for p in fast_error.instance_path
+        )
+        return f"${path}: {fast_error.message}"
 
-    def _validator(self, schema: dict[str, Any]) -> Draft202012Validator:
+    def _compiled(self, schema: dict[str, Any]) -> _Validators:
         entry = self._validators.get(id(schema))
-        if entry is not None and entry[0] is schema:
-            return entry[1]
+        if entry is not None and entry.schema is schema:
+            return entry
         if len(self._validators) >= _CACHE_LIMIT:
             self._validators.clear()
-        validator = Draft202012Validator(schema)
-        self._validators[id(schema)] = (schema, validator)
-        return validator
+        try:
+            fast: jsonschema_rs.Draft202012Validator | None = jsonschema_rs.Draft202012Validator(
+                schema
+            )
+        except (jsonschema_rs.ValidationError, ValueError):
+            fast = None
+        entry = self._validators[id(schema)] = _Validators(
+            schema, fast, Draft202012Validator(schema)
+        )
+        return entry
