@@ -20,12 +20,13 @@ from agents.models.wire import (
     JSON,
     Call,
     Completion,
+    Upstream,
     Usage,
     parse_event,
+    post,
     read_json,
     send,
     sse_events,
-    timeout,
 )
 
 VERSION = "2023-06-01"
@@ -213,29 +214,28 @@ def from_anthropic(body: JSON, label: str) -> JSON:
 class AnthropicMessages:
     """`POST {base}/v1/messages` with `x-api-key` and `anthropic-version`."""
 
-    def request(self, http: httpx2.AsyncClient, call: Call, *, stream: bool) -> httpx2.Request:
+    def request(self, call: Call, *, stream: bool) -> httpx2.Request:
         deployment = call.deployment
         headers = {"x-api-key": call.api_key or "", "anthropic-version": VERSION}
-        return http.build_request(
-            "POST",
+        return post(
             f"{call.base_url.rstrip('/')}/v1/messages",
-            json=to_anthropic(call.body, deployment.model, stream=stream),
-            headers=headers,
-            timeout=timeout(deployment),
+            to_anthropic(call.body, deployment.model, stream=stream),
+            headers,
+            deployment,
         )
 
-    async def complete(self, http: httpx2.AsyncClient, call: Call) -> Completion:
+    async def complete(self, upstream: Upstream, call: Call) -> Completion:
         label = call.deployment.label
-        response = await send(http, self.request(http, call, stream=False), label, stream=True)
+        response = await send(upstream, self.request(call, stream=False), label)
         try:
             body = await read_json(response, label)
         finally:
             await response.aclose()
         return Completion(from_anthropic(body, label), anthropic_usage(body.get("usage")))
 
-    async def stream(self, http: httpx2.AsyncClient, call: Call) -> AnthropicStream:
+    async def stream(self, upstream: Upstream, call: Call) -> AnthropicStream:
         label = call.deployment.label
-        response = await send(http, self.request(http, call, stream=True), label, stream=True)
+        response = await send(upstream, self.request(call, stream=True), label)
         return AnthropicStream(response, label)
 
 

@@ -10,7 +10,6 @@ import os
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 
-import httpx2
 from opentelemetry.trace import Tracer
 from pydantic_ai.models import Model
 
@@ -68,11 +67,10 @@ class ModelLayer:
         """Load the model file (a bad one stops start-up, naming the field) and open the one
         HTTP client every provider call shares."""
         await self.store.load()
-        async with httpx2.AsyncClient(
-            transport=AiohttpTransport(max_connections=200, max_per_host=50),
-            follow_redirects=False,
-        ) as http:
-            self._router = Router(self.store.fresh, http, self.endpoints, self.ledger, self._tracer)
+        async with AiohttpTransport(max_connections=200, max_per_host=50) as upstream:
+            self._router = Router(
+                self.store.fresh, upstream, self.endpoints, self.ledger, self._tracer
+            )
             try:
                 yield self
             finally:

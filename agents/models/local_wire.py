@@ -28,10 +28,8 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from typing import Any
 
-import httpx2
-
 from agents.models.openai_wire import OpenAIChat
-from agents.models.wire import JSON, Call, ChunkStream, Completion, Usage
+from agents.models.wire import JSON, Call, ChunkStream, Completion, Upstream, Usage
 
 
 def _text(content: Any) -> str:
@@ -117,14 +115,14 @@ class LocalChat:
     def __init__(self, openai: OpenAIChat) -> None:
         self._openai = openai
 
-    async def complete(self, http: httpx2.AsyncClient, call: Call) -> Completion:
-        return await self._openai.complete(http, replace(call, body=adapt_request(call.body)))
+    async def complete(self, upstream: Upstream, call: Call) -> Completion:
+        return await self._openai.complete(upstream, replace(call, body=adapt_request(call.body)))
 
-    async def stream(self, http: httpx2.AsyncClient, call: Call) -> ChunkStream:
+    async def stream(self, upstream: Upstream, call: Call) -> ChunkStream:
         body = adapt_request(call.body)
         if body.get("tools"):
-            return ReplayedStream(await self._openai.complete(http, replace(call, body=body)))
-        return await self._openai.stream(http, replace(call, body=body))
+            return ReplayedStream(await self._openai.complete(upstream, replace(call, body=body)))
+        return await self._openai.stream(upstream, replace(call, body=body))
 
 
 class ReplayedStream:

@@ -14,12 +14,13 @@ from agents.models.wire import (
     JSON,
     Call,
     Completion,
+    Upstream,
     Usage,
     parse_event,
+    post,
     read_json,
     send,
     sse_events,
-    timeout,
 )
 
 
@@ -36,7 +37,7 @@ class OpenAIChat:
     """`POST {base}/chat/completions` with a bearer key, or Azure's deployment URL and
     `api-key` header."""
 
-    def request(self, http: httpx2.AsyncClient, call: Call, *, stream: bool) -> httpx2.Request:
+    def request(self, call: Call, *, stream: bool) -> httpx2.Request:
         deployment = call.deployment
         body = {**call.body, "model": deployment.model}
         if stream:
@@ -46,9 +47,7 @@ class OpenAIChat:
             body.pop("stream", None)
             body.pop("stream_options", None)
         url, headers = self.endpoint(deployment, call.base_url, call.api_key)
-        return http.build_request(
-            "POST", url, json=body, headers=headers, timeout=timeout(deployment)
-        )
+        return post(url, body, headers, deployment)
 
     @staticmethod
     def endpoint(
@@ -62,9 +61,9 @@ class OpenAIChat:
         headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
         return f"{base}/chat/completions", headers
 
-    async def complete(self, http: httpx2.AsyncClient, call: Call) -> Completion:
+    async def complete(self, upstream: Upstream, call: Call) -> Completion:
         label = call.deployment.label
-        response = await send(http, self.request(http, call, stream=False), label, stream=True)
+        response = await send(upstream, self.request(call, stream=False), label)
         try:
             body = await read_json(response, label)
         finally:
@@ -73,9 +72,9 @@ class OpenAIChat:
             raise UpstreamFailure("bad_response", f"{label} answered without `choices`")
         return Completion(body, openai_usage(body.get("usage")))
 
-    async def stream(self, http: httpx2.AsyncClient, call: Call) -> OpenAIStream:
+    async def stream(self, upstream: Upstream, call: Call) -> OpenAIStream:
         label = call.deployment.label
-        response = await send(http, self.request(http, call, stream=True), label, stream=True)
+        response = await send(upstream, self.request(call, stream=True), label)
         return OpenAIStream(response, label)
 
 

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import TypeVar
 
 import anyio
-import httpx2
 from opentelemetry import trace
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode, Tracer
 
@@ -39,7 +38,7 @@ from agents.models.limits import TeamLimiter
 from agents.models.local_wire import LocalChat
 from agents.models.openai_wire import OpenAIChat
 from agents.models.tables import ModelUsage
-from agents.models.wire import JSON, Call, ChunkStream, Completion, Provider, Usage
+from agents.models.wire import JSON, Call, ChunkStream, Completion, Provider, Upstream, Usage
 from switchboard.audit.log import Event
 
 T = TypeVar("T")
@@ -109,7 +108,7 @@ class Router:
     def __init__(
         self,
         config: Callable[[], Awaitable[ModelsConfig]],
-        http: httpx2.AsyncClient,
+        upstream: Upstream,
         endpoints: Endpoints,
         ledger: UsageLedger,
         tracer: Tracer,
@@ -118,7 +117,7 @@ class Router:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._config = config
-        self._http = http
+        self._upstream = upstream
         self._endpoints = endpoints
         self._ledger = ledger
         self._tracer = tracer
@@ -216,7 +215,7 @@ class Router:
 
     async def _complete_once(self, call: Call) -> Completion:
         with anyio.fail_after(call.deployment.timeout_seconds):
-            completion = await self.provider(call.deployment).complete(self._http, call)
+            completion = await self.provider(call.deployment).complete(self._upstream, call)
         if completion.usage is not None:
             set_usage(trace.get_current_span(), completion.usage)
         return completion
@@ -279,7 +278,7 @@ class Router:
         """Start the stream and read its first chunk, so a deployment that fails before
         sending anything can still be replaced."""
         with anyio.fail_after(call.deployment.timeout_seconds):
-            stream = await self.provider(call.deployment).stream(self._http, call)
+            stream = await self.provider(call.deployment).stream(self._upstream, call)
             chunks = aiter(stream.chunks())
             try:
                 first = await anext(chunks, None)
