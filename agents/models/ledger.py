@@ -13,10 +13,11 @@ most requests; other replicas' spending shows up within that interval.
 from __future__ import annotations
 
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Literal
+from typing import Any, Literal
 
-from sqlalchemy import func
+from sqlalchemy import Table, func
 from sqlmodel import col, select
 
 from agents.models.tables import ModelUsage
@@ -25,6 +26,7 @@ from switchboard.audit.writer import AuditWriter
 from switchboard.db import Sessions, transaction
 
 REFRESH_SECONDS = 10.0
+USAGE: Table = ModelUsage.__table__  # type: ignore[attr-defined]
 Period = Literal["day", "month"]
 
 
@@ -47,18 +49,19 @@ class UsageLedger:
         self._spent: dict[tuple[str, datetime], tuple[float, float]] = {}
         """(team, period start) -> (cost spent, when it was read from the database)."""
 
-    async def record(self, usage: ModelUsage, event: Event | None = None) -> None:
-        """Commit `usage`, with `event` (the call's audit record) in the same transaction."""
+    async def record(self, usage: Mapping[str, Any], event: Event | None = None) -> None:
+        """Commit `usage` (a `ModelUsage` row's values), with `event` (the call's audit record)
+        in the same transaction."""
         if self._writer is None:
             async with transaction(self._sessions) as session:
-                session.add(usage)
+                session.add(ModelUsage(**usage))
         elif event is None:
-            await self._writer.insert([usage])
+            await self._writer.insert([(USAGE, usage)])
         else:
-            await self._writer.write(event, rows=[usage])
+            await self._writer.write(event, rows=[(USAGE, usage)])
         for (team, since), (spent, read_at) in list(self._spent.items()):
-            if team == usage.team and usage.at >= since:
-                self._spent[team, since] = (spent + usage.cost, read_at)
+            if team == usage["team"] and usage["at"] >= since:
+                self._spent[team, since] = (spent + usage["cost"], read_at)
 
     async def spent(self, team: str, since: datetime) -> float:
         key = (team, since)

@@ -37,8 +37,8 @@ from agents.models.ledger import UsageLedger
 from agents.models.limits import TeamLimiter
 from agents.models.local_wire import LocalChat
 from agents.models.openai_wire import OpenAIChat
-from agents.models.tables import ModelUsage
 from agents.models.wire import JSON, Call, ChunkStream, Completion, Provider, Upstream, Usage
+from registry.models import utcnow
 from switchboard.audit.log import Event
 
 T = TypeVar("T")
@@ -365,21 +365,22 @@ class Router:
         self.limiter.used(attribution.team, usage.total)
         with anyio.CancelScope(shield=True):
             await self._ledger.record(
-                ModelUsage(
-                    alias=alias,
-                    deployment=deployment.label,
-                    provider=deployment.provider,
-                    model=deployment.model,
-                    user=attribution.user,
-                    team=attribution.team,
-                    run_id=attribution.run_id,
-                    input_tokens=usage.input_tokens,
-                    output_tokens=usage.output_tokens,
-                    cost=cost,
-                    estimated=usage.estimated,
-                    streamed=streamed,
-                    latency_ms=(time.perf_counter() - started) * 1000,
-                ),
+                {
+                    "at": utcnow(),
+                    "alias": alias,
+                    "deployment": deployment.label,
+                    "provider": deployment.provider,
+                    "model": deployment.model,
+                    "user": attribution.user,
+                    "team": attribution.team,
+                    "run_id": attribution.run_id,
+                    "input_tokens": usage.input_tokens,
+                    "output_tokens": usage.output_tokens,
+                    "cost": cost,
+                    "estimated": usage.estimated,
+                    "streamed": streamed,
+                    "latency_ms": (time.perf_counter() - started) * 1000,
+                },
                 None if audit is None else audit(outcome),
             )
         return outcome

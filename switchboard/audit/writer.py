@@ -12,13 +12,14 @@ spends its time in the database rather than in SQLAlchemy's Python, holding the 
 
 Rows of other tables that must be as durable as the records they go with (a model call's usage)
 can ride along: `write(event, rows=...)` commits them in the event's transaction, and `insert`
-commits rows alone in the next batch, so a request pays one commit for both.
+commits rows alone in the next batch, so a request pays one commit for both. They are given as
+column values, not table models, whose construction cost more than their insert.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,7 +28,7 @@ import anyio
 from anyio.abc import TaskGroup
 from sqlalchemy import Dialect, Table, insert, select
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlmodel import SQLModel, col
+from sqlmodel import col
 
 from switchboard.audit.log import APPEND_ATTEMPTS, GENESIS, Event, Tip, chain
 from switchboard.audit.models import AuditRecord
@@ -37,6 +38,8 @@ from switchboard.prepared import Prepared
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
+Row = tuple[Table, Mapping[str, Any]]
+"""A table and one row's column values (all but a primary key the database assigns)."""
 TIP = select(col(AuditRecord.seq), col(AuditRecord.hash)).order_by(col(AuditRecord.seq).desc())
 AUDIT_TABLE: Table = AuditRecord.__table__  # type: ignore[attr-defined]
 
@@ -48,7 +51,7 @@ class AuditUnavailableError(RuntimeError):
 @dataclass(eq=False)
 class _Pending:
     event: Event | None
-    rows: Sequence[SQLModel] = ()
+    rows: Sequence[Row] = ()
     done: anyio.Event = field(default_factory=anyio.Event)
     error: BaseException | None = None
 
@@ -89,12 +92,12 @@ class AuditWriter:
             with anyio.CancelScope(shield=True):
                 await anyio.to_thread.run_sync(connections.close)
 
-    async def write(self, event: Event, *, rows: Sequence[SQLModel] = ()) -> None:
+    async def write(self, event: Event, *, rows: Sequence[Row] = ()) -> None:
         """Return once `event` (and `rows`, in the same transaction) is committed; raise
         `AuditUnavailableError` if it could not be."""
         await self._submit(_Pending(event, rows))
 
-    async def insert(self, rows: Sequence[SQLModel]) -> None:
+    async def insert(self, rows: Sequence[Row]) -> None:
         """Return once `rows` are committed, in the next batch, with no audit record."""
         await self._submit(_Pending(None, rows))
 
@@ -138,10 +141,10 @@ class AuditWriter:
         batch: the unique `prev_hash` refuses the stale tip and the chain is read afresh."""
         assert self._connections is not None, "only called while running"
         events = [p.event for p in batch if p.event is not None]
-        rows: dict[Table, list[dict[str, Any]]] = {}
+        rows: dict[Table, list[Mapping[str, Any]]] = {}
         for pending in batch:
-            for row in pending.rows:
-                rows.setdefault(row.__table__, []).append(_values(row))  # type: ignore[attr-defined]
+            for table, values in pending.rows:
+                rows.setdefault(table, []).append(values)
         refused = self._dialect.loaded_dbapi.IntegrityError
         tip = self._tip
         for _ in range(APPEND_ATTEMPTS):
@@ -151,8 +154,8 @@ class AuditWriter:
                 try:
                     if events:
                         tip = self._chain_onto(raw, events, tip)
-                    for table, values in rows.items():
-                        self._insert(table, values[0]).execute_many(raw, values)
+                    for table, table_rows in rows.items():
+                        self._insert(table, table_rows[0]).execute_many(raw, table_rows)
                     raw.commit()
                     return tip
                 except refused:
@@ -173,7 +176,7 @@ class AuditWriter:
         self._insert(AUDIT_TABLE, records[0]).execute_many(raw, records)
         return records[-1]["seq"], records[-1]["hash"]
 
-    def _insert(self, table: Table, example: dict[str, Any]) -> Prepared:
+    def _insert(self, table: Table, example: Mapping[str, Any]) -> Prepared:
         key = (table, tuple(example))
         prepared = self._inserts.get(key)
         if prepared is None:
@@ -181,12 +184,3 @@ class AuditWriter:
                 insert(table), self._dialect, columns=key[1]
             )
         return prepared
-
-
-def _values(row: SQLModel) -> dict[str, Any]:
-    """The row's columns, less a primary key left for the database to assign."""
-    values = row.model_dump()
-    for column in row.__table__.primary_key:  # type: ignore[attr-defined]
-        if values.get(column.name) is None:
-            values.pop(column.name, None)
-    return values

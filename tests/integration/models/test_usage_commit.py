@@ -13,7 +13,7 @@ from starlette.applications import Starlette
 
 from agents.models.tables import ModelUsage
 from switchboard.audit.log import Event, verify
-from switchboard.audit.writer import AuditWriter
+from switchboard.audit.writer import AuditWriter, Row
 from switchboard.services import Services
 from tests.integration.models.test_openai_api import audit_records, http, setup
 
@@ -56,10 +56,11 @@ async def test_usage_and_audit_share_one_commit(
 async def test_rows_alone_and_with_events_keep_the_chain(services: Services) -> None:
     writer = AuditWriter(services.settings.effective_database_url)
 
-    def usage(n: int) -> ModelUsage:
-        return ModelUsage(
+    def usage(n: int) -> Row:
+        values = ModelUsage(
             alias="a", deployment="d", provider="openai", model="m", user=f"u{n}", team="t"
-        )
+        ).model_dump(exclude={"id"})
+        return ModelUsage.__table__, values  # type: ignore[attr-defined]
 
     async with writer.running(), anyio.create_task_group() as tasks:
         for n in range(60):
