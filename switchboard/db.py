@@ -152,11 +152,9 @@ class Reads:
     ) -> T:
         try:
             return self._once(work, params)
-        except self._dialect.loaded_dbapi.Error as exc:
-            if not self._dialect.is_disconnect(exc, None, None):
-                raise
-        # A kept connection the database dropped (a restart): once more, on a new one.
-        return self._once(work, params)
+        except _DroppedError:
+            # A kept connection the database dropped (a restart): once more, on a new one.
+            return self._once(work, params)
 
     def _once(
         self, work: Callable[[DBAPIConnection, Mapping[str, Any]], T], params: Mapping[str, Any]
@@ -164,7 +162,16 @@ class Reads:
         with self._connections.connection() as connection:
             raw = connection.connection.dbapi_connection
             assert raw is not None, "a kept connection is open"
-            return work(raw, params)
+            try:
+                return work(raw, params)
+            except self._dialect.loaded_dbapi.Error as exc:
+                if self._dialect.is_disconnect(exc, raw, None):
+                    raise _DroppedError from exc
+                raise
+
+
+class _DroppedError(Exception):
+    """The database closed a kept connection; the connection has been discarded."""
 
 
 def _commit(prepared: Prepared) -> Callable[[DBAPIConnection, Mapping[str, Any]], None]:

@@ -72,3 +72,15 @@ def test_expanding_parameters_are_refused() -> None:
     )
     with pytest.raises(ValueError, match="expanding"):
         Prepared.of(statement, engine.dialect)
+
+
+async def test_a_dropped_kept_connection_is_replaced(services: Services) -> None:
+    """A database restart closes the kept connections; the next read retries on a new one."""
+    reads = services.reads
+    statement = sa.select(sa.literal(1))
+    assert await reads.rows(statement, {}) == [(1,)]
+    for kept in reads._connections._idle:
+        raw = kept.connection.dbapi_connection
+        assert raw is not None
+        raw.close()
+    assert await reads.rows(statement, {}) == [(1,)]
