@@ -74,12 +74,13 @@ async def transaction(sessions: Sessions) -> AsyncIterator[AsyncSession]:
 
 
 class KeptConnections:
-    """Synchronous connections opened once and kept, each used by one thread at a time.
+    """Synchronous connections opened once and kept, each used by one thread at a time, handed
+    out as the driver's own connection (for `Prepared` statements).
 
     Checking a connection out of SQLAlchemy's pool and resetting it on return costs several
-    times what SQLite takes to run a bearer check's query (about 60 us against 7 here). A
-    connection is rolled back after each use, so the next read sees the newest commit, and
-    closed, never reused, after any error.
+    times what SQLite takes to run a bearer check's query (about 60 us against 7 here). Whoever
+    uses a connection ends the transaction it opened (a read rolls back, so the next read sees
+    the newest commit); a connection is closed, never reused, after any error.
     """
 
     def __init__(self, engine: Engine) -> None:
@@ -87,17 +88,17 @@ class KeptConnections:
         self._idle: list[Connection] = []
 
     @contextmanager
-    def connection(self) -> Iterator[Connection]:
+    def connection(self) -> Iterator[DBAPIConnection]:
         """Called from worker threads; `list.pop`/`append` keep two from sharing one."""
-        connection = self._idle.pop() if self._idle else self._engine.connect()
+        kept = self._idle.pop() if self._idle else self._engine.connect()
         try:
-            yield connection
-            if connection.in_transaction():
-                connection.rollback()
+            driver = kept.connection.dbapi_connection
+            assert driver is not None, "a kept connection is open"
+            yield driver
         except BaseException:
-            connection.close()
+            kept.close()
             raise
-        self._idle.append(connection)
+        self._idle.append(kept)
 
     def close(self) -> None:
         while self._idle:
@@ -160,12 +161,10 @@ class Reads:
         self, work: Callable[[DBAPIConnection, Mapping[str, Any]], T], params: Mapping[str, Any]
     ) -> T:
         with self._connections.connection() as connection:
-            raw = connection.connection.dbapi_connection
-            assert raw is not None, "a kept connection is open"
             try:
-                return work(raw, params)
+                return work(connection, params)
             except self._dialect.loaded_dbapi.Error as exc:
-                if self._dialect.is_disconnect(exc, raw, None):
+                if self._dialect.is_disconnect(exc, connection, None):
                     raise _DroppedError from exc
                 raise
 

@@ -40,7 +40,11 @@ logger = logging.getLogger(__name__)
 MAX_BATCH = 500
 Row = tuple[Table, Mapping[str, Any]]
 """A table and one row's column values (all but a primary key the database assigns)."""
-TIP = select(col(AuditRecord.seq), col(AuditRecord.hash)).order_by(col(AuditRecord.seq).desc())
+TIP = (
+    select(col(AuditRecord.seq), col(AuditRecord.hash))
+    .order_by(col(AuditRecord.seq).desc())
+    .limit(1)
+)
 AUDIT_TABLE: Table = AuditRecord.__table__  # type: ignore[attr-defined]
 
 
@@ -149,31 +153,29 @@ class AuditWriter:
         tip = self._tip
         for _ in range(APPEND_ATTEMPTS):
             with self._connections.connection() as connection:
-                raw = connection.connection.dbapi_connection
-                assert raw is not None, "a kept connection is open"
                 try:
                     if events:
-                        tip = self._chain_onto(raw, events, tip)
+                        tip = self._chain_onto(connection, events, tip)
                     for table, table_rows in rows.items():
-                        self._insert(table, table_rows[0]).execute_many(raw, table_rows)
-                    raw.commit()
+                        self._insert(table, table_rows[0]).execute_many(connection, table_rows)
+                    connection.commit()
                     return tip
                 except refused:
-                    raw.rollback()
+                    connection.rollback()
                     tip = None
                 except BaseException:
-                    raw.rollback()
+                    connection.rollback()
                     raise
         raise RuntimeError(f"could not append to the audit log after {APPEND_ATTEMPTS} attempts")
 
-    def _chain_onto(self, raw: DBAPIConnection, events: list[Event], tip: Tip | None) -> Tip:
+    def _chain_onto(self, connection: DBAPIConnection, events: list[Event], tip: Tip | None) -> Tip:
         if tip is None:
             if self._tip_query is None:
-                self._tip_query = Prepared.of(TIP.limit(1), self._dialect)
-            last = self._tip_query.fetch(raw, {})
+                self._tip_query = Prepared.of(TIP, self._dialect)
+            last = self._tip_query.fetch(connection, {})
             tip = (last[0][0], last[0][1]) if last else (0, GENESIS)
         records = chain(events, tip)
-        self._insert(AUDIT_TABLE, records[0]).execute_many(raw, records)
+        self._insert(AUDIT_TABLE, records[0]).execute_many(connection, records)
         return records[-1]["seq"], records[-1]["hash"]
 
     def _insert(self, table: Table, example: Mapping[str, Any]) -> Prepared:

@@ -80,7 +80,7 @@ async def test_a_dropped_kept_connection_is_replaced(services: Services) -> None
     statement = sa.select(sa.literal(1))
     assert await reads.rows(statement, {}) == [(1,)]
     for kept in reads._connections._idle:
-        raw = kept.connection.dbapi_connection
-        assert raw is not None
-        raw.close()
+        driver = kept.connection.dbapi_connection
+        assert driver is not None
+        driver.close()
     assert await reads.rows(statement, {}) == [(1,)]
