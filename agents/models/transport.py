@@ -24,7 +24,7 @@ import httpx2
 
 
 class AiohttpTransport(httpx2.AsyncBaseTransport):
-    """Opened lazily (aiohttp wants a running loop); closed with the client that owns it."""
+    """Opened lazily (aiohttp wants a running loop); closed when its `async with` ends."""
 
     def __init__(
         self,
@@ -86,9 +86,7 @@ class EnvironmentProxies:
         proxies = urllib.request.getproxies_environment() if variables is None else variables
         self._proxies = {scheme: url for scheme, url in proxies.items() if scheme != "no"}
         self._direct = [
-            entry.strip().lstrip("*").lstrip(".").lower()
-            for entry in proxies.get("no", "").split(",")
-            if entry.strip()
+            _domain(entry) for entry in proxies.get("no", "").split(",") if entry.strip()
         ]
         self._chosen: dict[tuple[str, str], str | None] = {}
 
@@ -100,11 +98,13 @@ class EnvironmentProxies:
         return self._chosen[key]
 
     def _bypassed(self, host: str) -> bool:
-        for domain in self._direct:
-            domain = domain.split(":", 1)[0] if domain.count(":") == 1 else domain
-            if not domain or host == domain or host.endswith("." + domain):
-                return True
-        return False
+        return any(not d or host == d or host.endswith("." + d) for d in self._direct)
+
+
+def _domain(entry: str) -> str:
+    """A `NO_PROXY` entry as the domain it names: no leading `*.`/`.`, no port; `""` for `*`."""
+    domain = entry.strip().lstrip("*").lstrip(".").lower()
+    return domain.split(":", 1)[0] if domain.count(":") == 1 else domain
 
 
 class _Body(httpx2.AsyncByteStream):
