@@ -91,7 +91,7 @@ DIRECT_SERVER = """
 import sys, uvicorn
 from switchboard_example_calculator.server import create_server
 uvicorn.run(create_server().streamable_http_app(), host="127.0.0.1", port=int(sys.argv[1]),
-            log_level="warning")
+            log_level="warning", timeout_keep_alive=20)
 """
 
 

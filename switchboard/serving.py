@@ -153,5 +153,6 @@ def uvicorn_options(settings: Settings) -> dict[str, Any]:
         "http": Configured,
         "log_level": settings.log_level,
         "proxy_headers": False,
+        "timeout_keep_alive": settings.keep_alive_seconds,
         "timeout_graceful_shutdown": 10,
     }

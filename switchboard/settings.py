@@ -106,6 +106,13 @@ class Settings(BaseSettings):
         description="Longest a client may take to send a request's body once its headers have "
         "arrived; slower ones get 408 (or, if answered already, are just disconnected).",
     )
+    keep_alive_seconds: float = Field(
+        default=20,
+        gt=0,
+        description="How long an idle connection stays open for a client's next request. "
+        "Longer than HTTP clients keep idle connections (httpx: 5 s), so a client never sends "
+        "a request on a connection the server is closing at that very moment.",
+    )
     egress_private_allow: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="Comma-separated `host` or `host:port` entries that sandboxes may reach "

@@ -170,3 +170,31 @@ async def test_a_client_within_the_deadlines_is_served(tmp_path: Path, database_
     assert client.answer.startswith(b"HTTP/1.1 200 "), client.answer
     assert b'"status":"ok"' in client.answer
     assert time.monotonic() - started < HEADER_SECONDS + GRACE
+
+
+async def test_an_idle_connection_stays_open_for_the_keep_alive(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Clients drop idle connections after their own expiry (httpx: 5 s); the server's keep-alive
+    must outlast it, or a request sent as the server hangs up fails with nothing read."""
+    async with live_switchboard(tmp_path / "data", database_url, keep_alive_seconds=1.5) as server:
+        host, port = urlsplit(server.url).netloc.split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        try:
+            for pause in (0.0, 1.0):
+                await asyncio.sleep(pause)
+                writer.write(head(server, "GET", "/healthz"))
+                await writer.drain()
+                answer = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), 5)
+                assert answer.startswith(b"HTTP/1.1 200"), answer
+                length = next(
+                    int(line.split(b":", 1)[1])
+                    for line in answer.split(b"\r\n")
+                    if line.lower().startswith(b"content-length:")
+                )
+                assert json.loads(await reader.readexactly(length))
+            idle = time.monotonic()
+            assert await asyncio.wait_for(reader.read(1), 1.5 + GRACE) == b""
+            assert time.monotonic() - idle >= 1.0, "closed only once idle for the keep-alive"
+        finally:
+            writer.close()
