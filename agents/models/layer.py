@@ -65,7 +65,7 @@ class ModelLayer:
     @asynccontextmanager
     async def running(self) -> AsyncIterator[ModelLayer]:
         """Load the model file (a bad one stops start-up, naming the field) and open the one
-        HTTP client every provider call shares."""
+        connection pool every provider call shares."""
         await self.store.load()
         async with AiohttpTransport(max_connections=200, max_per_host=50) as upstream:
             self._router = Router(

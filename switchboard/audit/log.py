@@ -39,6 +39,12 @@ HASHED = (
 )
 """The fields a record's hash covers: all but the hash itself."""
 INSERT = insert(AuditRecord)
+TIP = (
+    select(col(AuditRecord.seq), col(AuditRecord.hash))
+    .order_by(col(AuditRecord.seq).desc())
+    .limit(1)
+)
+"""The last record's sequence number and hash, for appenders that must read the tip."""
 
 
 @dataclass(frozen=True)
@@ -92,18 +98,15 @@ async def append_in(
 def append_sync(
     connection: Connection | Session, events: list[Event], tip: Tip | None = None
 ) -> Tip:
-    """`append_in` for synchronous code: commit hooks, and the group-commit writer's thread,
-    which inserts each batch in one statement of plain rows (building a table model per
-    record cost the writer more than the insert). Returns the new tip."""
+    """`append_in` for synchronous code (the registry journal's commit hook), inserting plain
+    rows in one statement. Returns the new tip."""
     rows = chain(events, tip or _tip_sync(connection))
     connection.execute(INSERT, rows)
     return rows[-1]["seq"], rows[-1]["hash"]
 
 
 def _tip_sync(connection: Connection | Session) -> Tip:
-    last = connection.execute(
-        select(AuditRecord.seq, AuditRecord.hash).order_by(col(AuditRecord.seq).desc()).limit(1)
-    ).first()
+    last = connection.execute(TIP).first()
     return (0, GENESIS) if last is None else (last[0] or 0, last[1])
 
 

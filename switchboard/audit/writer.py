@@ -26,11 +26,10 @@ from typing import Any
 
 import anyio
 from anyio.abc import TaskGroup
-from sqlalchemy import Dialect, Table, insert, select
+from sqlalchemy import Dialect, Table, insert
 from sqlalchemy.engine.interfaces import DBAPIConnection
-from sqlmodel import col
 
-from switchboard.audit.log import APPEND_ATTEMPTS, GENESIS, Event, Tip, chain
+from switchboard.audit.log import APPEND_ATTEMPTS, GENESIS, TIP, Event, Tip, chain
 from switchboard.audit.models import AuditRecord
 from switchboard.db import KeptConnections, create_sync_engine
 from switchboard.prepared import Prepared
@@ -40,11 +39,6 @@ logger = logging.getLogger(__name__)
 MAX_BATCH = 500
 Row = tuple[Table, Mapping[str, Any]]
 """A table and one row's column values (all but a primary key the database assigns)."""
-TIP = (
-    select(col(AuditRecord.seq), col(AuditRecord.hash))
-    .order_by(col(AuditRecord.seq).desc())
-    .limit(1)
-)
 AUDIT_TABLE: Table = AuditRecord.__table__  # type: ignore[attr-defined]
 
 
