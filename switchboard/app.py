@@ -77,7 +77,7 @@ def create_app(settings: Settings) -> Starlette:
             local_model = LocalModelServer.from_settings(settings)
             app.state.models = ModelLayer(
                 services,
-                app.state.telemetry.tracer_provider.get_tracer("switchboard.models"),
+                app.state.telemetry.tracer_named("switchboard.models"),
                 audit=app.state.toolhost.audit,
                 local=local_model,
             )

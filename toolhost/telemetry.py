@@ -4,7 +4,8 @@ Each `Telemetry` owns its tracer provider and metrics registry (nothing global),
 in one process, and tests reading spans from an in-memory exporter, never see each other's data.
 Spans go to an OTLP/HTTP collector when `SWITCHBOARD_OTEL_EXPORTER_OTLP_ENDPOINT` is set, through
 a batch processor whose thread does the sending; the call path only creates the span and bumps
-cached metric children, a few microseconds per call.
+cached metric children, a few microseconds per call. Without an exporter spans are not recorded
+at all (a no-op tracer), and the metrics alone move.
 
 Span attributes follow the OpenTelemetry MCP and GenAI conventions (`mcp.method.name`,
 `gen_ai.tool.name`, `gen_ai.operation.name`, `error.type`, `enduser.id`), plus `switchboard.*`
@@ -24,9 +25,9 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace import SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
-from opentelemetry.trace import Span, SpanKind, Status, StatusCode
+from opentelemetry.trace import NoOpTracer, Span, SpanKind, Status, StatusCode, Tracer
 from opentelemetry.util.types import AttributeValue
 from prometheus_client import CollectorRegistry, Counter, Histogram
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
@@ -58,6 +59,7 @@ MAX_TOOL_SERIES = 5000
 """Distinct (server, tool) label pairs kept; later ones are counted under `OVERFLOW`, so a
 client naming tools that do not exist cannot grow the registry without bound."""
 OVERFLOW = "_other"
+NO_TRACER = NoOpTracer()
 
 
 def traces_url(endpoint: str) -> str:
@@ -72,10 +74,12 @@ class Telemetry:
     def __init__(self, settings: Settings) -> None:
         resource = Resource.create({"service.name": settings.otel_service_name})
         self.tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
+        self._tracer = self.tracer_provider.get_tracer("switchboard.toolhost")
+        self.exporting = False
+        """Whether spans have anywhere to go; until then they are not recorded at all."""
         if settings.otel_exporter_otlp_endpoint is not None:
             exporter = OTLPSpanExporter(endpoint=traces_url(settings.otel_exporter_otlp_endpoint))
-            self.tracer_provider.add_span_processor(BatchSpanProcessor(exporter))
-        self.tracer = self.tracer_provider.get_tracer("switchboard.toolhost")
+            self.export_to(BatchSpanProcessor(exporter))
         self.registry = CollectorRegistry()
         self.calls = Counter(
             "switchboard_tool_calls",
@@ -106,6 +110,21 @@ class Telemetry:
         self.registry.register(self._pools)
         self._series: dict[tuple[str, str], _Series] = {}
         self._closed = False
+
+    def export_to(self, processor: SpanProcessor) -> None:
+        """Send every span from now on to `processor` (the OTLP exporter, or a test's)."""
+        self.tracer_provider.add_span_processor(processor)
+        self.exporting = True
+
+    @property
+    def tracer(self) -> Tracer:
+        """The toolhost's tracer; a no-op one while nothing exports, since recording a span
+        nobody reads costs a tool call more than its metrics."""
+        return self._tracer if self.exporting else NO_TRACER
+
+    def tracer_named(self, name: str) -> Tracer:
+        """A tracer for another part of the app, decided once: no-op unless exporting now."""
+        return self.tracer_provider.get_tracer(name) if self.exporting else NO_TRACER
 
     def call(
         self,

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from opentelemetry import trace
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -48,7 +49,7 @@ def telemetry(settings: Settings) -> Iterator[Telemetry]:
 @pytest.fixture
 def spans(telemetry: Telemetry) -> InMemorySpanExporter:
     exporter = InMemorySpanExporter()
-    telemetry.tracer_provider.add_span_processor(SimpleSpanProcessor(exporter))
+    telemetry.export_to(SimpleSpanProcessor(exporter))
     return exporter
 
 
@@ -214,6 +215,19 @@ def test_metrics_count_calls_time_them_and_count_sandbox_starts_and_reuses(
     assert sample(telemetry, DURATION + "_bucket", **slow, le="1.0") == 1
     assert sample(telemetry, SANDBOXES, server="time", sandbox="started") == 1
     assert sample(telemetry, SANDBOXES, server="time", sandbox="reused") == 2
+
+
+def test_without_an_exporter_spans_are_not_recorded_but_metrics_move(
+    telemetry: Telemetry,
+) -> None:
+    with call(telemetry) as observation:
+        assert not trace.get_current_span().is_recording()
+        observation.outcome("ok")
+    assert not telemetry.exporting
+    assert not telemetry.tracer_named("switchboard.models").start_span("x").is_recording()
+    labels = {"server": "time", "tool": "convert_time"}
+    assert sample(telemetry, CALLS, **labels, outcome="ok") == 1
+    assert sample(telemetry, DURATION + "_count", **labels) == 1
 
 
 def test_duration_buckets_span_a_millisecond_to_a_minute(telemetry: Telemetry) -> None:
