@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import shlex
+from importlib.metadata import version
 from pathlib import Path
 
 from sandboxes.bridges.openapi import config as bridge_config
@@ -20,9 +21,10 @@ from sandboxes.images.spec import ImageSpec
 SB_ENTRY = "/usr/local/bin/sb-entry"
 PICK_COMMAND = "/usr/local/lib/switchboard/pick-command"
 COMMAND_FILE = "/opt/server/sb-command.json"
-BRIDGE_REQUIREMENTS = ("mcp==2.3.0", "httpx==0.28.1")
-"""The bridge's packages, pinned to what Switchboard itself runs (a unit test checks): the
-bridge must serialise tool definitions exactly as Switchboard parses and digests them."""
+BRIDGE_REQUIREMENTS = tuple(f"{package}=={version(package)}" for package in ("mcp", "httpx"))
+"""The bridge's packages, pinned to the versions Switchboard itself runs: the bridge must
+serialise tool definitions exactly as Switchboard parses and digests them. An upgrade changes
+the recipe, so the bridge image is rebuilt with it."""
 BRIDGE_CONFIG = "/opt/bridge/config.json"
 BRIDGE_COMMAND = ("/opt/bridge/venv/bin/python", "-m", "sandboxes.bridges.openapi", BRIDGE_CONFIG)
 NODE_ARCHES = {"x86_64": "x64", "amd64": "x64", "aarch64": "arm64", "arm64": "arm64"}

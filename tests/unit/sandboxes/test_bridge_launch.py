@@ -118,6 +118,8 @@ def test_bad_configuration_files_are_refused_with_the_fix() -> None:
 def test_bridge_packages_are_pinned_to_what_switchboard_runs() -> None:
     pins = dict(requirement.split("==") for requirement in recipes.BRIDGE_REQUIREMENTS)
     assert pins == {"mcp": version("mcp"), "httpx": version("httpx")}
+    dockerfile = recipes.openapi_bridge("base").dockerfile
+    assert f"pip install mcp=={version('mcp')} httpx=={version('httpx')}" in dockerfile
 
 
 def test_bridge_recipes_carry_the_sources_and_the_configuration() -> None:
