@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import anyio
@@ -106,11 +108,25 @@ class KeptConnections:
         self._engine.dispose()
 
 
+@dataclass(eq=False)
+class _Read:
+    select: Callable[[DBAPIConnection, Mapping[str, Any]], Sequence[tuple[Any, ...]]]
+    params: Mapping[str, Any]
+    rows: Sequence[tuple[Any, ...]] = ()
+    error: BaseException | None = None
+    done: anyio.Event = field(default_factory=anyio.Event)
+
+
 class Reads:
-    """Single statements that every request runs (the bearer check), each whole in one
-    worker-thread hop on a synchronous connection: through the async driver, opening a session,
-    executing, fetching and the two rollbacks that close it would each cross threads. Each
-    statement is `Prepared` once and run on the driver's cursor."""
+    """Single statements that every request runs (the bearer check), whole in a worker-thread
+    hop on a synchronous connection: through the async driver, opening a session, executing,
+    fetching and the two rollbacks that close it would each cross threads. Each statement is
+    `Prepared` once and run on the driver's cursor.
+
+    Reads that arrive while a hop is on its way to its thread ride along with it (as commits
+    do in the audit writer's group commit): under load one hop serves several requests, each
+    still read after it arrived, and a lone request waits for nobody.
+    """
 
     def __init__(self, async_url: str, *, connections: int = 4) -> None:
         engine = create_sync_engine(async_url, connections=connections)
@@ -120,14 +136,38 @@ class Reads:
         """As many threads as pooled connections: a burst queues here, instead of opening
         (and, past the pool, closing again) a connection per extra thread."""
         self._prepared: dict[int, tuple[ClauseElement, Prepared]] = {}
+        self._waiting: list[_Read] = []
+        self._gathering = False
+        """A hop has been asked for and its thread has not yet taken `_waiting`."""
+        self._lock = threading.Lock()
 
     async def rows(
         self, statement: ClauseElement, params: Mapping[str, Any]
     ) -> Sequence[tuple[Any, ...]]:
-        prepared = self._prepare(statement)
-        return await anyio.to_thread.run_sync(
-            self._retried, prepared.select, params, limiter=self._threads
-        )
+        read = _Read(self._prepare(statement).select, params)
+        with self._lock:
+            self._waiting.append(read)
+            lead, self._gathering = not self._gathering, True
+        if lead:
+            # Shielded: the hop answers the reads that rode along, whatever becomes of this one.
+            with anyio.CancelScope(shield=True):
+                batch = await anyio.to_thread.run_sync(self._read_waiting, limiter=self._threads)
+            for each in batch:
+                each.done.set()
+        await read.done.wait()
+        if read.error is not None:
+            raise read.error
+        return read.rows
+
+    def _read_waiting(self) -> list[_Read]:
+        with self._lock:
+            batch, self._waiting, self._gathering = self._waiting, [], False
+        for read in batch:
+            try:
+                read.rows = self._retried(read.select, read.params)
+            except Exception as exc:
+                read.error = exc
+        return batch
 
     async def write(self, statement: ClauseElement, params: Mapping[str, Any]) -> None:
         """One statement in its own transaction (bookkeeping such as a token's last use)."""
