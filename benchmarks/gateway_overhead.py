@@ -352,8 +352,28 @@ def report(
             f"{(gateway.percentile(99) - direct.percentile(99)) * 1000:>8.2f} ms"
         )
     low, high = results[min(CONCURRENCY)], results[max(CONCURRENCY)]
+    print_budget(max(CONCURRENCY), high)
     added = (low["switchboard"].percentile(50) - low["direct"].percentile(50)) * 1000
     return added, high["switchboard"].throughput / high["direct"].throughput
+
+
+def print_budget(concurrency: int, series: dict[str, Series]) -> None:
+    """What the throughput target leaves the switchboard process, if throughput follows the
+    CPU time a call costs (the processes share this machine's CPUs): the part of the target's
+    CPU per call that the client, the sandbox and Docker did not use."""
+    direct, gateway = series["direct"], series["switchboard"]
+    direct_total = sum(direct.cpu_ms(p) for p in PROCESSES)
+    if not direct_total or not gateway.cpu_ms("server"):
+        return
+    allowed = direct_total / MIN_THROUGHPUT_RATIO
+    others = sum(gateway.cpu_ms(p) for p in PROCESSES if p != "server")
+    print(
+        f"CPU budget at concurrency {concurrency}: {MIN_THROUGHPUT_RATIO}x direct allows "
+        f"{allowed:.2f} ms per call; client, sandbox and docker used {others:.2f} ms, leaving "
+        f"{allowed - others:.2f} ms for the switchboard process, which used "
+        f"{gateway.cpu_ms('server'):.2f} ms (the direct server, the SDK's request path and the "
+        f"tool, used {direct.cpu_ms('server'):.2f} ms)"
+    )
 
 
 async def audit_check(settings: Settings, calls: int) -> bool:
