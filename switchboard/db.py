@@ -115,6 +115,10 @@ class _Read:
     rows: Sequence[tuple[Any, ...]] = ()
     error: BaseException | None = None
     done: anyio.Event = field(default_factory=anyio.Event)
+    """Set once answered, or once it must lead a hop (`lead`) in place of one that went away."""
+    lead: bool = False
+    batch: list[_Read] | None = None
+    """On a leader: the reads its hop took, set by the hop's thread."""
 
 
 class Reads:
@@ -147,27 +151,55 @@ class Reads:
         read = _Read(self._prepare(statement).select, params)
         with self._lock:
             self._waiting.append(read)
-            lead, self._gathering = not self._gathering, True
-        if lead:
-            # Shielded: the hop answers the reads that rode along, whatever becomes of this one.
-            with anyio.CancelScope(shield=True):
-                batch = await anyio.to_thread.run_sync(self._read_waiting, limiter=self._threads)
-            for each in batch:
-                each.done.set()
-        await read.done.wait()
+            read.lead, self._gathering = not self._gathering, True
+        if not read.lead:
+            try:
+                await read.done.wait()
+            except BaseException:
+                self._leave(read)
+                raise
+        if read.lead:
+            await self._hop(read)
         if read.error is not None:
             raise read.error
         return read.rows
 
-    def _read_waiting(self) -> list[_Read]:
+    async def _hop(self, leader: _Read) -> None:
+        try:
+            await anyio.to_thread.run_sync(self._read_waiting, leader, limiter=self._threads)
+        finally:
+            # Once its thread has started, a hop runs to the end, cancelled or not.
+            if leader.batch is None:
+                self._leave(leader)
+            else:
+                for read in leader.batch:
+                    read.done.set()
+
+    def _leave(self, read: _Read) -> None:
+        """`read` goes away unanswered (cancelled): out of the queue, and if it was to lead the
+        next hop, the next read in the queue leads it instead."""
+        successor = None
+        with self._lock:
+            if read in self._waiting:
+                self._waiting.remove(read)
+            if read.lead and read.batch is None:
+                if self._waiting:
+                    successor = self._waiting[0]
+                    successor.lead = True
+                else:
+                    self._gathering = False
+        if successor is not None:
+            successor.done.set()
+
+    def _read_waiting(self, leader: _Read) -> None:
         with self._lock:
             batch, self._waiting, self._gathering = self._waiting, [], False
+        leader.batch = batch
         for read in batch:
             try:
                 read.rows = self._retried(read.select, read.params)
             except Exception as exc:
                 read.error = exc
-        return batch
 
     async def write(self, statement: ClauseElement, params: Mapping[str, Any]) -> None:
         """One statement in its own transaction (bookkeeping such as a token's last use)."""

@@ -22,10 +22,9 @@ def counting_hops(reads: Reads, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     sizes: list[int] = []
     read_waiting = reads._read_waiting
 
-    def counted() -> Any:
-        batch = read_waiting()
-        sizes.append(len(batch))
-        return batch
+    def counted(leader: Any) -> None:
+        read_waiting(leader)
+        sizes.append(len(leader.batch))
 
     monkeypatch.setattr(reads, "_read_waiting", counted)
     return sizes
@@ -78,9 +77,9 @@ async def test_reads_that_rode_along_are_answered_when_the_leader_is_cancelled(
     gate = threading.Event()
     read_waiting = reads._read_waiting
 
-    def held() -> Any:
+    def held(leader: Any) -> None:
         gate.wait(10)
-        return read_waiting()
+        read_waiting(leader)
 
     monkeypatch.setattr(reads, "_read_waiting", held)
 
@@ -99,6 +98,35 @@ async def test_reads_that_rode_along_are_answered_when_the_leader_is_cancelled(
             await anyio.wait_all_tasks_blocked()
             leader.cancel()
             gate.set()
+    assert {n: answers[n] for n in range(1, 6)} == {n: [(n,)] for n in range(1, 6)}
+
+
+async def test_when_the_leader_is_cancelled_before_its_hop_starts_the_next_read_leads(
+    services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads = services.reads
+    threads = anyio.CapacityLimiter(1)
+    monkeypatch.setattr(reads, "_threads", threads)
+    answers: dict[int, Any] = {}
+    leader = anyio.CancelScope()
+
+    async def read(n: int) -> None:
+        answers[n] = await reads.rows(ECHO, {"n": n})
+
+    async def lead() -> None:
+        with leader:
+            await read(0)
+
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as tasks, threads:
+            # Every worker thread is busy (the test holds the one): the hop waits for it.
+            tasks.start_soon(lead)
+            await anyio.wait_all_tasks_blocked()
+            for n in range(1, 6):
+                tasks.start_soon(read, n)
+            await anyio.wait_all_tasks_blocked()
+            leader.cancel()
+            await anyio.wait_all_tasks_blocked()
     assert leader.cancelled_caught
-    assert 0 not in answers
     assert answers == {n: [(n,)] for n in range(1, 6)}
+    assert await reads.rows(ECHO, {"n": 7}) == [(7,)]
