@@ -17,6 +17,23 @@ ECHO = sa.select(sa.bindparam("n", type_=sa.Integer))
 MISSING: sa.Select[Any] = sa.select(sa.column("x")).select_from(sa.table("no_such_table"))
 
 
+class Readers:
+    """Tasks reading `ECHO` of their number, each keeping its answer; the one started with
+    `lead` reads 0 inside `leader`, a scope the test cancels."""
+
+    def __init__(self, reads: Reads) -> None:
+        self.reads = reads
+        self.answers: dict[int, Any] = {}
+        self.leader = anyio.CancelScope()
+
+    async def read(self, n: int) -> None:
+        self.answers[n] = await self.reads.rows(ECHO, {"n": n})
+
+    async def lead(self) -> None:
+        with self.leader:
+            await self.read(0)
+
+
 def counting_hops(reads: Reads, monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """The size of each hop's batch, in order."""
     sizes: list[int] = []
@@ -35,15 +52,11 @@ async def test_concurrent_reads_share_hops_and_keep_their_own_answers(
 ) -> None:
     reads = services.reads
     sizes = counting_hops(reads, monkeypatch)
-    answers: dict[int, Any] = {}
-
-    async def read(n: int) -> None:
-        answers[n] = await reads.rows(ECHO, {"n": n})
-
+    readers = Readers(reads)
     async with anyio.create_task_group() as tasks:
         for n in range(20):
-            tasks.start_soon(read, n)
-    assert answers == {n: [(n,)] for n in range(20)}
+            tasks.start_soon(readers.read, n)
+    assert readers.answers == {n: [(n,)] for n in range(20)}
     assert sum(sizes) == 20
     assert len(sizes) < 20, f"every read took a hop of its own: {sizes}"
 
@@ -72,8 +85,7 @@ async def test_reads_that_rode_along_are_answered_when_the_leader_is_cancelled(
     services: Services, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     reads = services.reads
-    answers: dict[int, Any] = {}
-    leader = anyio.CancelScope()
+    readers = Readers(reads)
     gate = threading.Event()
     read_waiting = reads._read_waiting
 
@@ -82,23 +94,16 @@ async def test_reads_that_rode_along_are_answered_when_the_leader_is_cancelled(
         read_waiting(leader)
 
     monkeypatch.setattr(reads, "_read_waiting", held)
-
-    async def read(n: int) -> None:
-        answers[n] = await reads.rows(ECHO, {"n": n})
-
-    async def lead() -> None:
-        with leader:
-            await read(0)
-
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tasks:
-            tasks.start_soon(lead)
+            tasks.start_soon(readers.lead)
             for n in range(1, 6):
-                tasks.start_soon(read, n)
+                tasks.start_soon(readers.read, n)
             await anyio.wait_all_tasks_blocked()
-            leader.cancel()
+            readers.leader.cancel()
             gate.set()
-    assert {n: answers[n] for n in range(1, 6)} == {n: [(n,)] for n in range(1, 6)}
+    answered = {n: readers.answers[n] for n in range(1, 6)}
+    assert answered == {n: [(n,)] for n in range(1, 6)}
 
 
 async def test_when_the_leader_is_cancelled_before_its_hop_starts_the_next_read_leads(
@@ -107,26 +112,17 @@ async def test_when_the_leader_is_cancelled_before_its_hop_starts_the_next_read_
     reads = services.reads
     threads = anyio.CapacityLimiter(1)
     monkeypatch.setattr(reads, "_threads", threads)
-    answers: dict[int, Any] = {}
-    leader = anyio.CancelScope()
-
-    async def read(n: int) -> None:
-        answers[n] = await reads.rows(ECHO, {"n": n})
-
-    async def lead() -> None:
-        with leader:
-            await read(0)
-
+    readers = Readers(reads)
     with anyio.fail_after(10):
         async with anyio.create_task_group() as tasks, threads:
             # Every worker thread is busy (the test holds the one): the hop waits for it.
-            tasks.start_soon(lead)
+            tasks.start_soon(readers.lead)
             await anyio.wait_all_tasks_blocked()
             for n in range(1, 6):
-                tasks.start_soon(read, n)
+                tasks.start_soon(readers.read, n)
             await anyio.wait_all_tasks_blocked()
-            leader.cancel()
+            readers.leader.cancel()
             await anyio.wait_all_tasks_blocked()
-    assert leader.cancelled_caught
-    assert answers == {n: [(n,)] for n in range(1, 6)}
+    assert readers.leader.cancelled_caught
+    assert readers.answers == {n: [(n,)] for n in range(1, 6)}
     assert await reads.rows(ECHO, {"n": 7}) == [(7,)]
