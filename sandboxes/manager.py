@@ -18,6 +18,7 @@ from sandboxes.ownership import OWNER, left_behind
 from sandboxes.pool import WarmPool
 from sandboxes.profile import KIND, MANAGED
 from sandboxes.sandbox import Sandbox, SandboxSpec, start_sandbox
+from sandboxes.stdio_listener import SocketDirectory
 
 EXPIRY_INTERVAL = 5.0
 
@@ -31,7 +32,11 @@ class SandboxManager:
         pool_size: int = 1,
         idle_timeout: float = 600.0,
         max_lifetime: float = 3600.0,
+        stdio: str = "socket",
     ) -> None:
+        """`stdio` is `socket` or `attach` (`sandboxes.stdio_listener.stdio_mode`)."""
+        if stdio not in ("socket", "attach"):
+            raise ValueError(f"stdio must be 'socket' or 'attach', not {stdio!r}")
         self.docker = docker
         self.owner = owner
         self.pool_size = pool_size
@@ -40,6 +45,7 @@ class SandboxManager:
         self._pools: dict[str, WarmPool] = {}
         self._live: set[Sandbox] = set()
         self._tasks: TaskGroup | None = None
+        self._sockets = SocketDirectory() if stdio == "socket" else None
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[SandboxManager]:
@@ -52,6 +58,8 @@ class SandboxManager:
             finally:
                 with anyio.CancelScope(shield=True):
                     await self.close_all()
+                    if self._sockets is not None:
+                        await anyio.to_thread.run_sync(self._sockets.remove)
                 tasks.cancel_scope.cancel()
                 self._tasks = None
 
@@ -77,7 +85,9 @@ class SandboxManager:
             raise SandboxError(
                 "the sandbox manager is not running; use `async with manager.running()`"
             )
-        sandbox = await start_sandbox(self.docker, spec, owner=self.owner, tasks=self._tasks)
+        sandbox = await start_sandbox(
+            self.docker, spec, owner=self.owner, tasks=self._tasks, sockets=self._sockets
+        )
         self._live.add(sandbox)
         return sandbox
 

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sandboxes.ownership import OWNER, PROCESS
+from sandboxes.stdio_listener import MOUNT, SOCKET_NAME, SOCKET_VARIABLE
 
 MANAGED = "dev.switchboard.managed"
 KIND = "dev.switchboard.kind"
@@ -33,10 +35,22 @@ class RunProfile:
     """Non-secret variables only: these are visible in `docker inspect`."""
     labels: dict[str, str] = field(default_factory=dict)
 
-    def create_arguments(self, docker_api: Any, owner: str, process: str) -> dict[str, Any]:
-        """Keyword arguments for `APIClient.create_container`."""
+    def create_arguments(
+        self, docker_api: Any, owner: str, process: str, *, stdio_socket: Path | None = None
+    ) -> dict[str, Any]:
+        """Keyword arguments for `APIClient.create_container`.
+
+        `stdio_socket` is the host directory of the socket the server's stdio connects to
+        (`sandboxes.stdio_listener`); without it, stdio is Docker's attach stream.
+        """
         limits = self.limits
+        environment = {"HOME": TMP, **self.environment}
+        binds: dict[str, dict[str, str]] = {}
+        if stdio_socket is not None:
+            binds[str(stdio_socket)] = {"bind": MOUNT, "mode": "ro"}
+            environment[SOCKET_VARIABLE] = f"{MOUNT}/{SOCKET_NAME}"
         host_config = docker_api.create_host_config(
+            binds=binds or None,
             cap_drop=["ALL"],
             security_opt=["no-new-privileges:true"],
             read_only=True,
@@ -53,9 +67,9 @@ class RunProfile:
         )
         return {
             "user": SANDBOX_USER,
-            "stdin_open": True,
+            "stdin_open": stdio_socket is None,
             "tty": False,
-            "environment": {"HOME": TMP, **self.environment},
+            "environment": environment,
             "labels": {
                 **self.labels,
                 MANAGED: "true",

@@ -19,6 +19,7 @@ from sandboxes.errors import SandboxError
 from sandboxes.images import ImageBuilder
 from sandboxes.manager import SandboxManager
 from sandboxes.sandbox import SandboxSpec
+from sandboxes.stdio_listener import StdioMode, stdio_mode
 
 
 class DockerUnavailableError(SandboxError):
@@ -109,6 +110,7 @@ async def open_runtime(
     start_timeout: float,
     egress_private_allow: Sequence[str] = (),
     egress_networks: Sequence[str] = (),
+    stdio: StdioMode = "auto",
 ) -> AsyncIterator[SandboxRuntime]:
     try:
         client = await anyio.to_thread.run_sync(docker.from_env)
@@ -124,6 +126,7 @@ async def open_runtime(
         pool_size=pool_size,
         idle_timeout=idle_timeout,
         max_lifetime=max_lifetime,
+        stdio=await anyio.to_thread.run_sync(stdio_mode, stdio),
     )
     runtime = SandboxRuntime(
         client=client,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,7 +20,8 @@ from sandboxes.errors import SandboxCrashedError, SandboxStartError, SandboxTime
 from sandboxes.ownership import this_process
 from sandboxes.profile import RunProfile
 from sandboxes.relay import PeerRelay
-from sandboxes.stdio import BoundedLog, StdioSocket, socket_transport
+from sandboxes.stdio import AttachedLog, AttachedStdio, BoundedLog, StdioSocket, socket_transport
+from sandboxes.stdio_listener import SocketDirectory, StdioListener
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class Sandbox(PeerRelay):
         self._done = anyio.Event()
         self._scope = anyio.CancelScope()
         self._direct: DirectCalls | None = None
+        self.attached_log: AttachedLog | None = None
+        """The server's stderr, when its stdin and stdout are a socket of their own."""
 
     @property
     def age(self) -> float:
@@ -152,7 +156,7 @@ class Sandbox(PeerRelay):
             response = await direct.call(stamp, name, arguments, progress=progress, meta=meta)
         except (ConnectionEndedError, anyio.ClosedResourceError, OSError) as exc:
             self.broken = True
-            raise self._crashed(f"tools/call {name}") from exc
+            raise await self._crashed(f"tools/call {name}") from exc
         error = error_of(response)
         if error is not None:
             if error.code == types.HEADER_MISMATCH:
@@ -178,7 +182,8 @@ class Sandbox(PeerRelay):
             f"{self.spec.name}: the server is no longer running" + self._log_suffix()
         )
 
-    def _crashed(self, what: str) -> SandboxCrashedError:
+    async def _crashed(self, what: str) -> SandboxCrashedError:
+        await self._log_complete()
         return SandboxCrashedError(
             f"{self.spec.name}: the server stopped during {what}; it will be replaced"
             + self._log_suffix()
@@ -193,7 +198,7 @@ class Sandbox(PeerRelay):
             if exc.error.code != types.CONNECTION_CLOSED:
                 raise
             self.broken = True
-            raise self._crashed(what) from exc
+            raise await self._crashed(what) from exc
         except (
             anyio.ClosedResourceError,
             anyio.BrokenResourceError,
@@ -201,7 +206,14 @@ class Sandbox(PeerRelay):
             ConnectionError,
         ) as exc:
             self.broken = True
-            raise self._crashed(what) from exc
+            raise await self._crashed(what) from exc
+
+    async def _log_complete(self, wait: float = 1.0) -> None:
+        """Give a server's last words a moment to arrive: with stdio on a socket, its stderr
+        comes on a stream of its own, which may end a little after stdout did."""
+        if self.attached_log is not None:
+            with anyio.move_on_after(wait):
+                await self.attached_log.done.wait()
 
     def _log_suffix(self) -> str:
         tail = self.log.tail(10)
@@ -215,6 +227,8 @@ class Sandbox(PeerRelay):
             with anyio.move_on_after(5):
                 await self._done.wait()
             await anyio.to_thread.run_sync(self._remove)
+            if self.attached_log is not None:
+                self.attached_log.close()
 
     def _remove(self) -> None:
         try:
@@ -230,50 +244,103 @@ class Sandbox(PeerRelay):
         await self.close()
 
 
-async def start_sandbox(docker: Any, spec: SandboxSpec, *, owner: str, tasks: TaskGroup) -> Sandbox:
-    """Create, attach (before start, so nothing is lost), start, hand over secrets, initialise."""
-    arguments = spec.profile.create_arguments(docker, owner, this_process())
+async def start_sandbox(
+    docker: Any,
+    spec: SandboxSpec,
+    *,
+    owner: str,
+    tasks: TaskGroup,
+    sockets: SocketDirectory | None = None,
+) -> Sandbox:
+    """Create, attach (before start, so nothing is lost), start, hand over secrets, initialise.
+
+    With `sockets`, the server's stdin and stdout are a unix socket it connects to (see
+    `sandboxes.stdio_listener`) and the attach stream carries its log only; without, all three
+    are the attach stream.
+    """
+    listener = await anyio.to_thread.run_sync(sockets.listener) if sockets else None
+    try:
+        return await _start(docker, spec, owner, tasks, listener)
+    finally:
+        if listener is not None:
+            listener.close()
+
+
+async def _start(
+    docker: Any, spec: SandboxSpec, owner: str, tasks: TaskGroup, listener: StdioListener | None
+) -> Sandbox:
+    arguments = spec.profile.create_arguments(
+        docker, owner, this_process(), stdio_socket=listener.directory if listener else None
+    )
     created = await anyio.to_thread.run_sync(
         lambda: docker.create_container(spec.image_id, command=spec.command, **arguments)
     )
     sandbox = Sandbox(docker, created["Id"], BoundedLog(), spec)
     stdio: StdioSocket | None = None
     running = False
+    waiting = "no answer to `initialize`"
     try:
         attached = await anyio.to_thread.run_sync(
             lambda: docker.attach_socket(
-                sandbox.container_id, params={"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+                sandbox.container_id,
+                params={"stdin": int(listener is None), "stdout": 1, "stderr": 1, "stream": 1},
             )
         )
-        stdio = StdioSocket(attached, sandbox.log)
-        await anyio.to_thread.run_sync(docker.start, sandbox.container_id)
-        await stdio.send(json.dumps(spec.secrets).encode() + b"\n")
-        tasks.start_soon(sandbox._run, stdio)
-        running = True
         with anyio.fail_after(spec.start_timeout):
+            if listener is None:
+                stdio = AttachedStdio(attached, sandbox.log)
+                await anyio.to_thread.run_sync(docker.start, sandbox.container_id)
+            else:
+                sandbox.attached_log = AttachedLog(attached, sandbox.log)
+                tasks.start_soon(sandbox.attached_log.follow)
+                await anyio.to_thread.run_sync(docker.start, sandbox.container_id)
+                waiting = "the server did not connect to its stdio socket"
+                connection = await listener.accept(sandbox.attached_log.done)
+                if connection is None:
+                    raise _StartFailed("the server exited before connecting to its stdio socket")
+                waiting = "no answer to `initialize`"
+                stdio = StdioSocket(connection, sandbox.log)
+            with suppress(OSError):  # it exited already: the session sees why
+                await stdio.send(json.dumps(spec.secrets).encode() + b"\n")
+            tasks.start_soon(sandbox._run, stdio)
+            running = True
             await sandbox._ready.wait()
-    except TimeoutError as exc:
-        await sandbox.close()
-        raise SandboxStartError(
-            f"{spec.name}: no answer to `initialize` within {spec.start_timeout:g} s",
-            sandbox.log.tail(),
-        ) from exc
-    except BaseException:
-        if stdio is not None and not running:
-            stdio.close()
+    except BaseException as exc:
         if not running:
+            if stdio is not None:
+                stdio.close()
             sandbox._done.set()
+        if isinstance(exc, TimeoutError):
+            await sandbox.close()
+            raise SandboxStartError(
+                f"{spec.name}: {waiting} within {spec.start_timeout:g} s",
+                sandbox.log.tail(),
+            ) from exc
+        if isinstance(exc, _StartFailed):
+            raise await _start_error(sandbox, str(exc)) from None
         await sandbox.close()
         raise
     if sandbox.client is None:
-        exit_code = await anyio.to_thread.run_sync(_exit_code, docker, sandbox.container_id)
-        await sandbox.close()
-        if exit_code is not None:
-            reason = f"the server exited before answering `initialize` (exit code {exit_code})"
-        else:
-            reason = f"`initialize` failed: {_innermost(sandbox._failure)}"
-        raise SandboxStartError(f"{spec.name}: {reason}", sandbox.log.tail())
+        raise await _start_error(sandbox, "the server exited before answering `initialize`")
     return sandbox
+
+
+async def _start_error(sandbox: Sandbox, exited: str) -> SandboxStartError:
+    """Why a server that never became usable is gone (after removing it), with its log."""
+    await sandbox._log_complete()
+    exit_code = await anyio.to_thread.run_sync(_exit_code, sandbox.docker, sandbox.container_id)
+    await sandbox.close()
+    if exit_code is not None:
+        reason = f"{exited} (exit code {exit_code})"
+    elif sandbox._failure is not None:
+        reason = f"`initialize` failed: {_innermost(sandbox._failure)}"
+    else:
+        reason = exited
+    return SandboxStartError(f"{sandbox.spec.name}: {reason}", sandbox.log.tail())
+
+
+class _StartFailed(Exception):
+    """The server ended before it could be reached."""
 
 
 class _StreamsTransport:

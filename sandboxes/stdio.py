@@ -1,9 +1,11 @@
-"""MCP over a container's attached stdin/stdout, as an `mcp` client transport.
+"""MCP over a server's stdin and stdout, as an `mcp` client transport.
 
-The attach socket carries stdout and stderr multiplexed in frames (an 8-byte header: stream
-type, three zero bytes, big-endian length). stdout is parsed as newline-delimited JSON-RPC;
-stderr goes to a bounded log. The socket is driven without threads: non-blocking, awaited with
-`anyio.wait_readable`/`wait_writable`.
+Two transports carry them (`sandboxes.stdio_listener` chooses): a unix socket the server's
+entrypoint connected to, which carries stdin and stdout as they are, and Docker's attach stream,
+which multiplexes stdout and stderr in frames (an 8-byte header: stream type, three zero bytes,
+big-endian length). stdout is parsed as newline-delimited JSON-RPC; stderr goes to a bounded log.
+Sockets are driven without threads: non-blocking, awaited with `anyio.wait_readable`/
+`wait_writable`.
 """
 
 from __future__ import annotations
@@ -45,20 +47,81 @@ class BoundedLog:
         return "\n".join(text.splitlines()[-lines:])
 
 
-class StdioSocket:
-    """Frames in, bytes out, on the raw attach socket."""
+async def _receive(sock: socket.socket) -> bytes:
+    """The next bytes on a non-blocking socket; empty at its end."""
+    while True:
+        await anyio.wait_readable(sock)
+        try:
+            return sock.recv(65536)
+        except BlockingIOError:
+            continue
 
-    def __init__(self, attached: Any, stderr: BoundedLog) -> None:
-        """`attached` is what `APIClient.attach_socket` returns: a wrapper around the socket."""
-        self._attached = attached
-        sock: socket.socket = attached._sock
+
+def _close(sock: socket.socket) -> None:
+    """Wake whoever waits on the socket (with `ClosedResourceError`), then close it."""
+    _wake_waiters(sock)
+    sock.close()
+
+
+def _wake_waiters(sock: socket.socket) -> None:
+    if sock.fileno() >= 0:
+        anyio.notify_closing(sock)
+
+
+class _Frames:
+    """Docker's multiplexed attach stream, read as (stream type, payload) frames."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buffer = bytearray()
+
+    async def next(self) -> tuple[int, bytes] | None:
+        header = await self._exactly(8)
+        if header is None:
+            return None
+        payload = await self._exactly(struct.unpack(">I", header[4:])[0])
+        return None if payload is None else (header[0], payload)
+
+    async def _exactly(self, size: int) -> bytes | None:
+        while len(self._buffer) < size:
+            chunk = await _receive(self._sock)
+            if not chunk:
+                return None
+            self._buffer += chunk
+        data = bytes(self._buffer[:size])
+        del self._buffer[:size]
+        return data
+
+
+def _attached_socket(attached: Any) -> socket.socket:
+    """The raw socket inside what `APIClient.attach_socket` returns, made non-blocking."""
+    sock: socket.socket = attached._sock
+    sock.setblocking(False)
+    return sock
+
+
+def _close_attached(attached: Any, sock: socket.socket) -> None:
+    """Close the HTTP response the socket came from first, then the socket itself."""
+    _wake_waiters(sock)
+    response = getattr(attached, "_response", None)
+    with suppress(OSError, ValueError):
+        if response is not None:
+            response.close()
+    with suppress(OSError, ValueError):
+        attached.close()
+    sock.close()
+
+
+class StdioSocket:
+    """A server's stdin and stdout as one connected socket: bytes out, bytes in."""
+
+    def __init__(self, sock: socket.socket, log: BoundedLog) -> None:
         sock.setblocking(False)
         self._sock = sock
-        self._stderr = stderr
-        self._buffer = bytearray()
+        self._log = log
         self._writing = anyio.Lock(fast_acquire=True)
         self.ended = anyio.Event()
-        """Set once the container's output has ended: the server exited or was removed."""
+        """Set once the server's output has ended: it exited or was removed."""
 
     async def send(self, data: bytes) -> None:
         """Whole messages from any task: a lock keeps two partial writes from interleaving."""
@@ -75,52 +138,66 @@ class StdioSocket:
                 continue
             view = view[sent:]
 
-    async def _recv(self) -> bytes:
-        while True:
-            await anyio.wait_readable(self._sock)
-            try:
-                return self._sock.recv(65536)
-            except BlockingIOError:
-                continue
-
-    async def _exactly(self, size: int) -> bytes | None:
-        while len(self._buffer) < size:
-            chunk = await self._recv()
-            if not chunk:
-                return None
-            self._buffer += chunk
-        data = bytes(self._buffer[:size])
-        del self._buffer[:size]
-        return data
-
     async def stdout_chunks(self) -> AsyncIterator[bytes]:
-        """stdout payloads in order until the container's output ends; stderr is diverted."""
-        while True:
-            header = await self._exactly(8)
-            if header is None:
-                return
-            kind, size = header[0], struct.unpack(">I", header[4:])[0]
-            payload = await self._exactly(size)
-            if payload is None:
-                return
-            if kind == STDOUT:
-                yield payload
-            else:
-                self._stderr.write(payload)
+        """stdout in order until the server's output ends."""
+        while chunk := await _receive(self._sock):
+            yield chunk
 
     def note(self, message: str) -> None:
         """Add Switchboard's own explanation to the server's log."""
-        self._stderr.write(message.encode() + b"\n")
+        self._log.write(message.encode() + b"\n")
 
     def close(self) -> None:
-        """Close the HTTP response the socket came from first, then the socket itself."""
-        response = getattr(self._attached, "_response", None)
-        with suppress(OSError, ValueError):
-            if response is not None:
-                response.close()
-        with suppress(OSError, ValueError):
-            self._attached.close()
-        self._sock.close()
+        _close(self._sock)
+
+
+class AttachedStdio(StdioSocket):
+    """stdin, stdout and stderr on Docker's attach stream: frames in, bytes out."""
+
+    def __init__(self, attached: Any, log: BoundedLog) -> None:
+        """`attached` is what `APIClient.attach_socket` returns: a wrapper around the socket."""
+        super().__init__(_attached_socket(attached), log)
+        self._attached = attached
+        self._frames = _Frames(self._sock)
+
+    async def stdout_chunks(self) -> AsyncIterator[bytes]:
+        """stdout payloads in order until the container's output ends; stderr is diverted."""
+        while frame := await self._frames.next():
+            kind, payload = frame
+            if kind == STDOUT:
+                yield payload
+            else:
+                self._log.write(payload)
+
+    def close(self) -> None:
+        _close_attached(self._attached, self._sock)
+
+
+class AttachedLog:
+    """Docker's attach stream of a server whose stdio is a socket: all of it is log.
+
+    A server writes nothing but its log there (`sb-entry` moved stdout to the socket), and
+    tini's and `sb-entry`'s own complaints arrive there too, so every frame is kept.
+    """
+
+    def __init__(self, attached: Any, log: BoundedLog) -> None:
+        self._attached = attached
+        self._sock = _attached_socket(attached)
+        self._log = log
+        self.done = anyio.Event()
+        """Set once the container's output has ended (it exited) or the stream was closed."""
+
+    async def follow(self) -> None:
+        frames = _Frames(self._sock)
+        try:
+            with suppress(anyio.ClosedResourceError, OSError, ValueError):
+                while frame := await frames.next():
+                    self._log.write(frame[1])
+        finally:
+            self.done.set()
+
+    def close(self) -> None:
+        _close_attached(self._attached, self._sock)
 
 
 Intercept = Callable[[dict[str, Any]], Awaitable[bool]]
@@ -139,7 +216,7 @@ def parse_message(message: Any) -> SessionMessage | Exception:
 async def socket_transport(
     stdio: StdioSocket, intercept: Intercept | None = None
 ) -> AsyncIterator[TransportStreams]:
-    """Memory streams for `mcp.Client`, pumped to and from the attach socket."""
+    """Memory streams for `mcp.Client`, pumped to and from the server's stdio."""
     to_session, read_stream = anyio.create_memory_object_stream[SessionMessage | Exception](16)
     write_stream, from_session = anyio.create_memory_object_stream[SessionMessage](16)
 

@@ -32,6 +32,7 @@ def runtime_for(settings: Settings) -> AbstractAsyncContextManager[SandboxRuntim
         start_timeout=settings.sandbox_start_timeout_seconds,
         egress_private_allow=settings.egress_private_allow,
         egress_networks=settings.egress_networks,
+        stdio=settings.sandbox_stdio,
     )
 
 

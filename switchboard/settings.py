@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from sandboxes.egress.policy import parse_allowlist
+from sandboxes.stdio_listener import StdioMode
 
 
 class Settings(BaseSettings):
@@ -70,6 +71,13 @@ class Settings(BaseSettings):
     )
     sandbox_start_timeout_seconds: float = Field(
         default=60, gt=0, description="Longest a server may take to answer `initialize`."
+    )
+    sandbox_stdio: StdioMode = Field(
+        default="auto",
+        description="How Switchboard talks to a sandboxed server's stdin and stdout: `socket`, "
+        "a unix socket mounted into the container (the fastest; needs Docker on this host), or "
+        "`attach`, Docker's attach stream. `auto` chooses `socket` unless Docker is remote or "
+        "Switchboard itself runs in a container.",
     )
     rate_limit_per_caller: int = Field(
         default=1200,

@@ -5,6 +5,10 @@ Secrets must stay out of `docker inspect`, argv and logs, so the caller sends th
 stdin line, a JSON object of environment variables (`{"API_KEY": "..."}`), and then speaks MCP on
 the same stdin. The line is read one byte at a time, so nothing after it is consumed before the
 server is exec'd with the variables added. Errors never echo the line: it holds secrets.
+
+When `SB_STDIO_SOCKET` names a unix socket (mounted from the host), stdin and stdout are that
+socket instead of Docker's attach stream: one copy less per message, and the secrets line never
+passes through the Docker engine. stderr stays with Docker, for the server's log.
 Stays compatible with old Python 3 versions, since OCI images bring their own interpreter.
 """
 
@@ -12,9 +16,11 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 
 MAX_LINE_BYTES = 1 << 20
+STDIO_SOCKET = "SB_STDIO_SOCKET"
 USAGE = 'send a JSON object of strings, such as {"API_KEY": "..."}, then a newline'
 
 
@@ -55,11 +61,27 @@ def parse_environment(line: bytes) -> dict[str, str]:
     return environment
 
 
+def connect_stdio(path: str) -> None:
+    """Make the socket at `path` the server's stdin and stdout (both inherited by the exec)."""
+    connection = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        connection.connect(path)
+    except OSError as exc:
+        connection.close()
+        raise EntryError(f"cannot connect to the stdio socket {path}: {exc.strerror}") from None
+    os.dup2(connection.fileno(), 0)
+    os.dup2(connection.fileno(), 1)
+    connection.close()
+
+
 def main(argv: list[str]) -> int:
     if len(argv) < 2:
         sys.stderr.write("sb-entry: give the server command as arguments\n")
         return 2
     try:
+        stdio_socket = os.environ.pop(STDIO_SOCKET, "")
+        if stdio_socket:
+            connect_stdio(stdio_socket)
         environment = parse_environment(read_first_line())
     except (EntryError, OSError) as exc:
         sys.stderr.write(f"sb-entry: {exc}\n")

@@ -10,11 +10,14 @@ from pathlib import Path
 import docker
 import pytest
 
+from sandboxes.images import BuiltImage, ImageBuilder, ImageSpec
 from sandboxes.runtime import SandboxRuntime, open_runtime
 from tests.wheels import build_wheels
 
 ROOT = Path(__file__).parents[3]
 EXAMPLES = ("clock", "calculator", "pypi-info")
+HOSTILE = ImageSpec("pypi", "switchboard-test-hostile", "0.1.0")
+"""`tests/fixtures/hostile`: a server whose tools misbehave on request."""
 
 
 @pytest.fixture(scope="session")
@@ -49,3 +52,13 @@ def runtime(
         max_lifetime=3600,
         start_timeout=60,
     )
+
+
+@pytest.fixture(scope="module")
+def hostile_image(
+    docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
+) -> BuiltImage:
+    wheels = build_wheels(
+        tmp_path_factory.mktemp("hostile-wheels"), ROOT / "tests" / "fixtures" / "hostile"
+    )
+    return ImageBuilder(docker_client, wheelhouse=wheels).ensure(HOSTILE)

@@ -12,7 +12,8 @@ A healthy reference sandbox of the same image answers `echo` during and after ev
 | write `$HOME` | HOME is /tmp (env and passwd) | /tmp is the only writable place |
 | fill /tmp (`fill_tmp`) | tmpfs `size=` (16 MB here) | ENOSPC; the server keeps working |
 | exec a binary / script from /tmp (`exec_from_tmp`) | tmpfs `noexec,nosuid,nodev` | EACCES |
-| read the project dir, a host canary file (`read_host`) | own mount ns, no bind mounts | absent |
+| read the project dir, a host canary file (`read_host`) | own mount ns; the one bind mount \
+is the stdio socket's directory, read-only and emptied once connected | absent |
 | read /etc/shadow | not root | EACCES (and it is the image's own) |
 | Docker socket at /var/run, /run | never mounted | absent |
 | host processes: `/proc/*/environ`, `cmdline`, `/proc/1` | own PID namespace | PID 1 is the \
@@ -72,32 +73,21 @@ import pytest
 import pytest_asyncio
 
 from sandboxes.errors import SandboxCrashedError, SandboxStartError, SandboxTimeoutError
-from sandboxes.images import BuiltImage, ImageBuilder, ImageSpec
+from sandboxes.images import BuiltImage
 from sandboxes.manager import SandboxManager
 from sandboxes.ownership import OWNER
 from sandboxes.profile import Limits, RunProfile
 from sandboxes.sandbox import Sandbox, SandboxSpec
-from tests.wheels import build_wheels
 
 pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]
 
 ROOT = Path(__file__).parents[3]
-FIXTURE = ROOT / "tests" / "fixtures" / "hostile"
-HOSTILE = ImageSpec("pypi", "switchboard-test-hostile", "0.1.0")
 LIMITS = Limits(memory_mb=128, cpus=0.5, pids=32, tmp_mb=16)
 CALL_TIMEOUT = 20.0
 MiB = 1024 * 1024
 
 
 # --- fixtures -----------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def hostile_image(
-    docker_client: docker.DockerClient, tmp_path_factory: pytest.TempPathFactory
-) -> BuiltImage:
-    wheels = build_wheels(tmp_path_factory.mktemp("hostile-wheels"), FIXTURE)
-    return ImageBuilder(docker_client, wheelhouse=wheels).ensure(HOSTILE)
 
 
 @dataclass

@@ -61,11 +61,14 @@ async def test_hardened_profile_is_applied(
         assert host["Memory"] == 256 * 1024 * 1024
         assert host["PidsLimit"] == 64
         assert host["NanoCpus"] == 1_000_000_000
-        assert not host.get("Binds")
-        assert not info["Mounts"] or all(m["Type"] == "tmpfs" for m in info["Mounts"])
+        (bind,) = host["Binds"]  # the stdio socket's directory, and nothing else of the host's
+        source, target, mode = bind.split(":")
+        assert (target, mode) == ("/run/switchboard", "ro")
+        assert not await anyio.Path(source).exists()  # removed once the server connected
+        assert all(m["Type"] == "tmpfs" or not m["RW"] for m in info["Mounts"])
 
 
-async def test_tools_list_and_call_over_attached_stdio(runtime: Opener) -> None:
+async def test_tools_list_and_call(runtime: Opener) -> None:
     async with runtime() as rt:
         async with await rt.manager.start(await clock_spec(rt)) as sandbox:
             tools = {tool.name for tool in await sandbox.list_tools()}
