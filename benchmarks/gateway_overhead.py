@@ -9,11 +9,12 @@ streamable HTTP by one `mcp` SDK `Client`:
   temporary data dir), with the calculator published through the API, discovered in a real
   sandbox, approved and granted; calls go to `/mcp` with a personal access token and take the
   whole call path: authentication, authorisation, argument validation, the one sandbox leased
-  to the client (the calculator over stdio in its hardened container, reached through
-  dockerd's attach stream), output checks, and a durable, hash-chained audit record written
-  before the answer. The rate limit is off (`SWITCHBOARD_RATE_LIMIT_PER_CALLER=0`); it would
-  refuse a benchmark's burst. No warm spare sandbox is kept (`SWITCHBOARD_SANDBOX_POOL_SIZE=0`): the
-  sandbox starts on the first call, before measuring, and no spare starts while measuring.
+  to the client (the calculator over stdio in its hardened container, its stdin and stdout a
+  unix socket, as `SWITCHBOARD_SANDBOX_STDIO=auto` picks on a local engine), output checks,
+  and a durable, hash-chained audit record written before the answer. The rate limit is off
+  (`SWITCHBOARD_RATE_LIMIT_PER_CALLER=0`); it would refuse a benchmark's burst. No warm spare
+  sandbox is kept (`SWITCHBOARD_SANDBOX_POOL_SIZE=0`): the sandbox starts on the first call,
+  before measuring, and no spare starts while measuring.
 
 Both servers run in processes of their own, so the client (this process) is the same for both
 and shares its CPU with neither; both log at `warning` (no access log). The call is `evaluate`
@@ -31,7 +32,9 @@ Targets (from the issue): added p50 at most 3 ms at concurrency 1; throughput th
 Switchboard at least 0.6x direct at concurrency 16; audit records == calls made after 10,000
 calls.
 
-Usage: python benchmarks/gateway_overhead.py [--quick] [--profile] [--legacy]
+Usage: python benchmarks/gateway_overhead.py [--quick] [--profile] [--legacy] [--stdio MODE]
+`--stdio attach` runs the sandbox's stdio over Docker's attach stream instead of the socket
+`auto` picks here (`SWITCHBOARD_SANDBOX_STDIO`), to measure that fallback.
 The client negotiates as the SDK does by default (2026-07-28, stateless: the caller's lease
 picks the sandbox); `--legacy` uses the initialize handshake and one stateful session
 (`Mcp-Session-Id`; the session's lease picks the sandbox). `--quick` makes few calls and never
@@ -71,6 +74,7 @@ from sqlmodel import col, select
 from registry.models import Role
 from registry.teams import add_member, ensure_team
 from sandboxes.ownership import OWNER
+from sandboxes.stdio_listener import StdioMode, stdio_mode
 from switchboard.audit.log import verify
 from switchboard.audit.models import AuditRecord
 from switchboard.identity.accounts import create_user
@@ -126,6 +130,7 @@ def server_env(settings: Settings) -> dict[str, str]:
         SWITCHBOARD_SANDBOX_POOL_SIZE=str(settings.sandbox_pool_size),
         SWITCHBOARD_RATE_LIMIT_PER_CALLER=str(settings.rate_limit_per_caller),
         SWITCHBOARD_LOG_LEVEL=settings.log_level,
+        SWITCHBOARD_SANDBOX_STDIO=settings.sandbox_stdio,
     )
     return env
 
@@ -410,7 +415,7 @@ HOT_PATHS = (
 )
 
 
-async def main(quick: bool, profiling: bool, mode: ConnectMode) -> int:
+async def main(quick: bool, profiling: bool, mode: ConnectMode, stdio: StdioMode) -> int:
     rounds = 2 if quick else 10
     calls = {1: 40 if quick else 200, 16: 160 if quick else 800}
     with tempfile.TemporaryDirectory() as tmp_dir:
@@ -426,7 +431,9 @@ async def main(quick: bool, profiling: bool, mode: ConnectMode) -> int:
             rate_limit_per_caller=0,
             sandbox_owner=f"bench-{uuid.uuid4().hex[:10]}",
             log_level="warning",
+            sandbox_stdio=stdio,
         )
+        print(f"sandbox stdio: {stdio_mode(stdio)} (SWITCHBOARD_SANDBOX_STDIO={stdio})")
         async with open_services(settings) as services:
             admin_token, token = await accounts(services)
         direct_port = free_port()
@@ -521,5 +528,12 @@ if __name__ == "__main__":
         help="the 2025-11-25 initialize handshake and a stateful session (Mcp-Session-Id) "
         "instead of the newest protocol the SDK negotiates",
     )
+    parser.add_argument(
+        "--stdio",
+        choices=["auto", "socket", "attach"],
+        default="auto",
+        help="how the sandbox's stdin and stdout reach switchboard (SWITCHBOARD_SANDBOX_STDIO)",
+    )
     args = parser.parse_args()
-    sys.exit(asyncio.run(main(args.quick, args.profile, "legacy" if args.legacy else "auto")))
+    connect: ConnectMode = "legacy" if args.legacy else "auto"
+    sys.exit(asyncio.run(main(args.quick, args.profile, connect, args.stdio)))
