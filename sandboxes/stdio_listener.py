@@ -75,7 +75,8 @@ class SocketDirectory:
         self._path: Path | None = None
 
     def listener(self) -> StdioListener:
-        if self._path is None:
+        # Made again if a temp-dir cleaner removed it while this process sat idle for days.
+        if self._path is None or not self._path.is_dir():
             # Short on purpose: a unix socket's path may not exceed 107 bytes.
             self._path = Path(tempfile.mkdtemp(prefix="switchboard-stdio-"))
         return StdioListener.open(self._path)

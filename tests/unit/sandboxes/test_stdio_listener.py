@@ -25,9 +25,13 @@ def test_directories_are_private_and_nothing_is_left_behind() -> None:
     assert len(str(first.directory / SOCKET_NAME)) < 108  # a unix socket path's limit
     first.close()
     assert not first.directory.exists()
+    second.close()
+    parent.rmdir()  # as a temp-dir cleaner would, while the process sat idle
+    third = sockets.listener()
+    assert third.directory.parent.is_dir()
+    third.close()
     sockets.remove()
-    assert not parent.exists()
-    second.close()  # after its parent went: still no error
+    assert not third.directory.parent.exists()
 
 
 async def test_accept_returns_the_connection_or_none_once_the_container_is_gone() -> None:
