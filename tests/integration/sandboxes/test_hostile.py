@@ -7,8 +7,10 @@ A healthy reference sandbox of the same image answers `echo` during and after ev
 
 | Case (tool or `--mode`) | Contained by | Switchboard reports / does |
 |---|---|---|
-| write to `/`, `/etc`, `/opt/server`, `/usr/local/bin`, `/root`, `/var/tmp`, `/run` \
-(`write_outside`) | read-only rootfs, uid 10001 | tool sees EROFS / EACCES |
+| write to `/`, `/etc`, `/opt/server`, `/usr/local/bin`, `/root`, `/var/tmp`, `/run`, \
+`/run/switchboard` (the stdio socket's mount) (`write_outside`) | read-only rootfs, uid \
+10001; the socket's directory is a read-only mount, emptied and removed on the host once \
+connected | tool sees EROFS / EACCES (ENOENT in the removed directory) |
 | write `$HOME` | HOME is /tmp (env and passwd) | /tmp is the only writable place |
 | fill /tmp (`fill_tmp`) | tmpfs `size=` (16 MB here) | ENOSPC; the server keeps working |
 | exec a binary / script from /tmp (`exec_from_tmp`) | tmpfs `noexec,nosuid,nodev` | EACCES |
@@ -366,6 +368,8 @@ async def test_cannot_write_outside_tmp_nor_exec_from_tmp(harness: Harness) -> N
     results = writes.result["results"]
     assert {"/", "/etc", "/opt/server", "/usr/local/bin", "/root", "/tmp"} <= set(results)
     assert results["/tmp"] == {"wrote": True, "error": None}
+    # The stdio socket's directory: mounted read-only, and removed on the host once connected.
+    assert results.pop("/run/switchboard") == {"wrote": False, "error": "No such file or directory"}
     for path, outcome in results.items():
         if path != "/tmp":
             assert outcome["wrote"] is False, path
