@@ -107,39 +107,38 @@ def no_entry_image(hostile_image: BuiltImage, docker_client: docker.DockerClient
 
 
 @pytest.mark.parametrize("transport", ["socket"])
-async def test_a_server_that_never_connects_is_a_start_error(
-    running: Running, no_entry_image: str
+@pytest.mark.parametrize(
+    ("command", "error", "log"),
+    [
+        (
+            ["python3", "-c", "import time; time.sleep(60)"],
+            "the server did not connect to its stdio socket within 3 s",
+            "",
+        ),
+        (
+            ["sh", "-c", "echo no socket for me >&2; exit 4"],
+            "the server exited before connecting to its stdio socket (exit code 4)",
+            "no socket for me",
+        ),
+    ],
+    ids=["never-connects", "exits-first"],
+)
+async def test_a_server_that_does_not_connect_is_a_start_error_with_its_log(
+    running: Running,
+    no_entry_image: str,
+    docker_client: docker.DockerClient,
+    command: list[str],
+    error: str,
+    log: str,
 ) -> None:
-    silent = SandboxSpec(
-        image_id=no_entry_image,
-        command=["python3", "-c", "import time; time.sleep(60)"],
-        start_timeout=3,
-        name="unconnected",
+    unconnected = SandboxSpec(
+        image_id=no_entry_image, command=command, start_timeout=3, name="unconnected"
     )
     async with running() as manager:
         with anyio.fail_after(20), pytest.raises(SandboxStartError) as failed:
-            await manager.start(silent)
-    assert str(failed.value).startswith(
-        "unconnected: the server did not connect to its stdio socket within 3 s"
-    )
-
-
-@pytest.mark.parametrize("transport", ["socket"])
-async def test_a_server_that_exits_before_connecting_is_a_start_error_with_its_log(
-    running: Running, no_entry_image: str, docker_client: docker.DockerClient
-) -> None:
-    leaving = SandboxSpec(
-        image_id=no_entry_image,
-        command=["sh", "-c", "echo no socket for me >&2; exit 4"],
-        name="leaving",
-    )
-    async with running() as manager:
-        with anyio.fail_after(20), pytest.raises(SandboxStartError) as failed:
-            await manager.start(leaving)
-    assert str(failed.value).startswith(
-        "leaving: the server exited before connecting to its stdio socket (exit code 4)"
-    )
-    assert "no socket for me" in failed.value.log
+            await manager.start(unconnected)
+    assert str(failed.value).startswith(f"unconnected: {error}")
+    assert log in failed.value.log
     assert not docker_client.api.containers(all=True, filters={"ancestor": no_entry_image})
 
 
