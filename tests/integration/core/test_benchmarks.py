@@ -59,7 +59,8 @@ def test_gateway_overhead_benchmark_runs() -> None:
         timeout=1200,
     )
     assert result.returncode == 0, result.stderr
-    lines = result.stdout.splitlines()
+    transport, *lines = result.stdout.splitlines()
+    assert transport.startswith("sandbox stdio: "), transport  # socket, or attach where it must
     assert lines[1].split()[:6] == ["conc", "variant", "calls", "calls/s", "p50", "ms"]
     assert [line.split()[:2] for line in lines[2:6]] == [
         ["1", "direct"],
