@@ -5,11 +5,11 @@ Secrets must stay out of `docker inspect`, argv and logs, so the caller sends th
 stdin line, a JSON object of environment variables (`{"API_KEY": "..."}`), and then speaks MCP on
 the same stdin. The line is read one byte at a time, so nothing after it is consumed before the
 server is exec'd with the variables added. Errors never echo the line: it holds secrets.
+Stays compatible with old Python 3 versions, since OCI images bring their own interpreter.
 
 When `SB_STDIO_SOCKET` names a unix socket (mounted from the host), stdin and stdout are that
 socket instead of Docker's attach stream: one copy less per message, and the secrets line never
 passes through the Docker engine. stderr stays with Docker, for the server's log.
-Stays compatible with old Python 3 versions, since OCI images bring their own interpreter.
 """
 
 from __future__ import annotations
