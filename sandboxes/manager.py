@@ -17,6 +17,7 @@ from sandboxes.errors import SandboxError
 from sandboxes.ownership import OWNER, left_behind
 from sandboxes.pool import WarmPool
 from sandboxes.profile import KIND, MANAGED
+from sandboxes.removal import remove_container
 from sandboxes.sandbox import Sandbox, SandboxSpec, start_sandbox
 from sandboxes.stdio_listener import SocketDirectory
 
@@ -76,7 +77,7 @@ class SandboxManager:
         removed = 0
         for container in owned:
             if left_behind(container.get("Labels")):
-                self.docker.remove_container(container["Id"], force=True)
+                remove_container(self.docker, container["Id"])
                 removed += 1
         return removed
 

@@ -20,6 +20,7 @@ from sandboxes.errors import SandboxCrashedError, SandboxStartError, SandboxTime
 from sandboxes.ownership import this_process
 from sandboxes.profile import RunProfile
 from sandboxes.relay import PeerRelay
+from sandboxes.removal import remove_container
 from sandboxes.stdio import AttachedLog, AttachedStdio, BoundedLog, StdioSocket, socket_transport
 from sandboxes.stdio_listener import SocketDirectory, StdioListener
 
@@ -226,16 +227,9 @@ class Sandbox(PeerRelay):
             self._scope.cancel()
             with anyio.move_on_after(5):
                 await self._done.wait()
-            await anyio.to_thread.run_sync(self._remove)
+            await anyio.to_thread.run_sync(remove_container, self.docker, self.container_id)
             if self.attached_log is not None:
                 self.attached_log.close()
-
-    def _remove(self) -> None:
-        try:
-            self.docker.remove_container(self.container_id, force=True)
-        except Exception as exc:
-            if getattr(getattr(exc, "response", None), "status_code", None) not in (404, 409):
-                raise
 
     async def __aenter__(self) -> Sandbox:
         return self
