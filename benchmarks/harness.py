@@ -19,15 +19,16 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 STARTUP_SECONDS = 120
 PROFILED_SWITCHBOARD = """
-import cProfile, signal, sys
+import cProfile, signal, sys, time
 from switchboard.cli.main import main
-profiler, out = cProfile.Profile(), sys.argv[1]
+profiler, out = cProfile.Profile(time.thread_time), sys.argv[1]
 signal.signal(signal.SIGUSR1, lambda *_: profiler.enable())
 signal.signal(signal.SIGUSR2, lambda *_: (profiler.disable(), profiler.dump_stats(out)))
 main(["serve"])
 """
 """`switchboard serve`, profiled while SIGUSR1 has switched cProfile on, until SIGUSR2
-writes the profile to the file named by the first argument."""
+writes the profile to the file named by the first argument. The clock is the event loop
+thread's CPU time, so time spent waiting for a CPU on a busy machine is not counted."""
 HotPath = tuple[str, str, str]
 """A file's path suffix, a function name in it, and how to label its inclusive time."""
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import anyio
@@ -62,7 +62,10 @@ class MCPEndpoint:
         await toolhost.app(scope, receive, send)
 
 
-def create_app(settings: Settings) -> Starlette:
+def create_app(settings: Settings, *, on_ready: Callable[[], None] | None = None) -> Starlette:
+    """The app; `on_ready` runs once its lifespan has started everything, just before it takes
+    requests (`switchboard serve` settles its heap there)."""
+
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         async with open_services(settings) as services, anyio.create_task_group() as jobs:
@@ -92,6 +95,8 @@ def create_app(settings: Settings) -> Starlette:
                 async with app.state.runs.running():
                     if settings.test_listener is not None:
                         jobs.start_soon(serve_test_listener, app, settings.test_listener)
+                    if on_ready is not None:
+                        on_ready()
                     yield
             await anyio.to_thread.run_sync(app.state.telemetry.shutdown)
             jobs.cancel_scope.cancel()

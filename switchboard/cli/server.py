@@ -8,6 +8,7 @@ import ipaddress
 import uvicorn
 
 from switchboard.cli.context import Command
+from switchboard.heap import settle_after_startup
 from switchboard.identity.accounts import ensure_first_admin
 from switchboard.serving import uvicorn_options
 from switchboard.settings import Settings
@@ -38,7 +39,8 @@ def serve_command(settings: Settings, args: argparse.Namespace) -> int:
     settings = settings.model_copy(update={"host": host, "port": port})
     from switchboard.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, **uvicorn_options(settings))
+    app = create_app(settings, on_ready=settle_after_startup)
+    uvicorn.run(app, host=host, port=port, **uvicorn_options(settings))
     return 0
 
 
