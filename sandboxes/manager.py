@@ -19,7 +19,7 @@ from sandboxes.pool import WarmPool
 from sandboxes.profile import KIND, MANAGED
 from sandboxes.removal import remove_container
 from sandboxes.sandbox import Sandbox, SandboxSpec, start_sandbox
-from sandboxes.stdio_listener import SocketDirectory
+from sandboxes.stdio_listener import SocketDirectory, StdioTransport
 
 EXPIRY_INTERVAL = 5.0
 
@@ -33,7 +33,7 @@ class SandboxManager:
         pool_size: int = 1,
         idle_timeout: float = 600.0,
         max_lifetime: float = 3600.0,
-        stdio: str = "socket",
+        stdio: StdioTransport = "socket",
     ) -> None:
         """`stdio` is `socket` or `attach` (`sandboxes.stdio_listener.stdio_mode`)."""
         if stdio not in ("socket", "attach"):

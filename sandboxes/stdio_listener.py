@@ -27,6 +27,8 @@ from typing import Literal
 import anyio
 
 StdioMode = Literal["auto", "socket", "attach"]
+StdioTransport = Literal["socket", "attach"]
+"""What `auto` resolves to: the transport a sandbox manager uses."""
 MOUNT = "/run/switchboard"
 """Where the socket's directory appears inside the container (read-only)."""
 SOCKET_NAME = "stdio.sock"
@@ -34,7 +36,7 @@ SOCKET_VARIABLE = "SB_STDIO_SOCKET"
 """Tells `sb-entry` which socket to connect to."""
 
 
-def stdio_mode(mode: StdioMode, docker_host: str | None = None) -> str:
+def stdio_mode(mode: StdioMode, docker_host: str | None = None) -> StdioTransport:
     """`socket` or `attach`: what `auto` means for this engine and this process.
 
     A socket works when the engine sees this process's files at the same paths. That is
