@@ -34,6 +34,7 @@ from toolhost.hosted import HostedVersion, load_hosted
 from toolhost.naming import Naming
 from toolhost.peer import CallerPeer
 from toolhost.ratelimit import CallLimits
+from toolhost.relayed import as_own
 from toolhost.routing import SandboxRouter
 from toolhost.telemetry import CallObservation, Telemetry
 from toolhost.validation import SchemaChecks
@@ -173,7 +174,7 @@ class CallPath:
                 )
         except SandboxError as exc:
             return Outcome(error_result(str(exc).split("\n---", 1)[0]), "error", type(exc).__name__)
-        return self._checked(tool, result)
+        return self._checked(tool, as_own(result))
 
     def _log_opt_in(self, ctx: ServerRequestContext[Services]) -> dict[str, Any] | None:
         """The caller's log level, as the `_meta` opt-in a 2026-07-28 server reads."""

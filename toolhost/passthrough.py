@@ -26,10 +26,11 @@ from toolhost.calls import CallPath, arguments_digest, lease_owner
 from toolhost.hosted import HostedVersion
 from toolhost.naming import Naming
 from toolhost.peer import CallerPeer
+from toolhost.relayed import as_own
 from toolhost.toolserver import ToolServer
 
 Context = ServerRequestContext[Services]
-T = TypeVar("T")
+T = TypeVar("T", bound=types.Result)
 REQUEST_TIMEOUT = 30.0
 logger = logging.getLogger(__name__)
 
@@ -52,7 +53,7 @@ class PassThrough:
             async with self._calls.router.lease(hosted, lease_owner(ctx)) as (sandbox, _):
                 sandbox.peer = CallerPeer(ctx)
                 result: T = await sandbox.request(call, what, timeout=REQUEST_TIMEOUT)
-                return result
+                return as_own(result)
         except SandboxError as exc:
             raise MCPError(types.INTERNAL_ERROR, str(exc).split("\n---", 1)[0]) from exc
 

@@ -55,6 +55,9 @@ async def test_calls_run_in_sandboxes_and_are_audited(hosted: HostedFactory) -> 
         result = await client.call_tool("calculator.evaluate", {"expression": "6 * 7"})
         assert not result.is_error, text_of(result)
         assert "42" in text_of(result)
+        assert result.meta is not None
+        stamp = result.meta[types.SERVER_INFO_META_KEY]
+        assert stamp["name"] == "switchboard", "Switchboard answers, not the hosted server"
 
         echoed = await client.call_tool("hostile.echo", {"text": "hello"})
         assert not echoed.is_error, text_of(echoed)

@@ -207,6 +207,13 @@ def text_of(result: types.CallToolResult) -> str:
     return "".join(c.text for c in result.content if isinstance(c, types.TextContent))
 
 
+def answered_by(result: types.Result) -> str:
+    """Who the result says answered it (2026-07-28 `_meta` stamp): Switchboard, not the remote."""
+    assert result.meta is not None
+    name: str = result.meta[types.SERVER_INFO_META_KEY]["name"]
+    return name
+
+
 async def test_a_remote_is_called_with_its_own_key_never_the_callers_token(
     tmp_path: Path, database_url: str
 ) -> None:
@@ -221,6 +228,7 @@ async def test_a_remote_is_called_with_its_own_key_never_the_callers_token(
             result = await client.call_tool("remote.echo", {"text": "hello"})
             assert not result.is_error, text_of(result)
             assert text_of(result) == "hello"
+            assert answered_by(result) == "switchboard"
 
             slow = await client.call_tool("remote.slow", {})
             assert slow.is_error
@@ -263,11 +271,13 @@ async def test_a_remotes_prompts_and_resources_pass_through_audited(
             first = got.messages[0].content
             assert isinstance(first, types.TextContent)
             assert first.text == "Say hello to Ada"
+            assert answered_by(got) == "switchboard"
             resources = (await client.list_resources()).resources
             assert [str(r.uri) for r in resources] == ["note://today"]
             read = await client.read_resource("note://today")
             assert isinstance(read.contents[0], types.TextResourceContents)
             assert read.contents[0].text == "buy milk"
+            assert answered_by(read) == "switchboard"
         assert {h.get("authorization") for h in remote.seen} == {f"Bearer {REMOTE_KEY}"}
 
         prompt_gets = await audit_records(world, "prompt.get")
