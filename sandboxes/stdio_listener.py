@@ -15,6 +15,7 @@ host's engine used from Switchboard's own container).
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import socket
@@ -32,6 +33,9 @@ StdioTransport = Literal["socket", "attach"]
 MOUNT = "/run/switchboard"
 """Where the socket's directory appears inside the container (read-only)."""
 SOCKET_NAME = "stdio.sock"
+DIRECTORY_PREFIX = "switchboard-stdio-"
+LOCK_NAME = "owner.lock"
+"""Held locked by the process that made the directory (`SocketDirectory`)."""
 SOCKET_VARIABLE = "SB_STDIO_SOCKET"
 """Tells `sb-entry` which socket to connect to."""
 
@@ -71,22 +75,79 @@ def _engine_shares_our_files(engine_socket: str) -> bool:
 
 
 class SocketDirectory:
-    """This process's private directory of per-sandbox socket directories."""
+    """This process's private directory of per-sandbox socket directories.
 
-    def __init__(self) -> None:
+    It holds an exclusive `flock` on a file inside for as long as the process lives; the kernel
+    drops it however the process ends, SIGKILL included. A directory whose lock another process
+    can take was left by a process that is gone, and the next one to make its own removes it.
+    """
+
+    def __init__(self, parent: Path | None = None) -> None:
+        """`parent` is where the directory is made: the temp dir unless a test says otherwise."""
+        self._parent = parent
         self._path: Path | None = None
+        self._lock: int | None = None
 
     def listener(self) -> StdioListener:
         # Made again if a temp-dir cleaner removed it while this process sat idle for days.
         if self._path is None or not self._path.is_dir():
-            # Short on purpose: a unix socket's path may not exceed 107 bytes.
-            self._path = Path(tempfile.mkdtemp(prefix="switchboard-stdio-"))
+            self._release()
+            self._path, self._lock = _claimed_directory(self._parent)
+            remove_abandoned(self._parent)
         return StdioListener.open(self._path)
 
     def remove(self) -> None:
         if self._path is not None:
             shutil.rmtree(self._path, ignore_errors=True)
             self._path = None
+        self._release()
+
+    def _release(self) -> None:
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+
+
+def _claimed_directory(parent: Path | None) -> tuple[Path, int]:
+    """A new directory and the descriptor of its held lock. The lock file gets its name only
+    once locked, so no other process ever finds it unlocked while its owner lives."""
+    # Short on purpose: a unix socket's path may not exceed 107 bytes.
+    path = Path(tempfile.mkdtemp(prefix=DIRECTORY_PREFIX, dir=parent))
+    making = path / f"{LOCK_NAME}.new"
+    lock = os.open(making, os.O_CREAT | os.O_WRONLY | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        making.rename(path / LOCK_NAME)
+    except BaseException:
+        os.close(lock)
+        shutil.rmtree(path, ignore_errors=True)
+        raise
+    return path, lock
+
+
+def remove_abandoned(parent: Path | None = None) -> list[Path]:
+    """Remove the socket directories whose process is gone; the ones removed.
+
+    Skipped: directories of other host users (this user cannot open their lock), of processes
+    still running (their lock is held), and those without a lock file, which are being made
+    or are older than the lock.
+    """
+    removed = []
+    for path in Path(parent or tempfile.gettempdir()).glob(f"{DIRECTORY_PREFIX}*"):
+        try:
+            lock = os.open(path / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC | os.O_NOFOLLOW)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue
+        else:
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+        finally:
+            os.close(lock)
+    return removed
 
 
 class StdioListener:
