@@ -101,6 +101,17 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body `/mcp` accepts; larger ones get 413.",
     )
+    sse_replay_events: int = Field(
+        default=10_000,
+        ge=0,
+        description="Events `/mcp` keeps for resuming handshake-era SSE streams with "
+        "`Last-Event-ID` (the most recent, across all sessions); 0 turns resuming off.",
+    )
+    sse_replay_seconds: float = Field(
+        default=300,
+        gt=0,
+        description="How long an event stays available for resuming an SSE stream.",
+    )
     request_header_timeout_seconds: float = Field(
         default=10,
         gt=0,

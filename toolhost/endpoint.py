@@ -31,6 +31,7 @@ from toolhost.authentication import RequireBearer
 from toolhost.calls import CallPath
 from toolhost.hosted import HostedVersion
 from toolhost.notifications import ListChangedNotifier
+from toolhost.replay import RecentEvents, TagSessions
 from toolhost.routing import SandboxRouter, ToolUnavailableError
 from toolhost.server import build_server
 from toolhost.telemetry import Telemetry
@@ -70,12 +71,18 @@ class Toolhost:
         )
         self.calls = CallPath(services, self.router, self.audit, telemetry)
         self.notifier = ListChangedNotifier(services)
+        settings = services.settings
         self.manager = StreamableHTTPSessionManager(
             app=build_server(services, self.calls, self.notifier),
-            security_settings=transport_security(services.settings),
-            max_request_body_size=services.settings.max_request_bytes,
+            event_store=(
+                RecentEvents(settings.sse_replay_events, settings.sse_replay_seconds)
+                if settings.sse_replay_events
+                else None
+            ),
+            security_settings=transport_security(settings),
+            max_request_body_size=settings.max_request_bytes,
         )
-        self.unauthenticated = StreamableHTTPASGIApp(self.manager)
+        self.unauthenticated = TagSessions(StreamableHTTPASGIApp(self.manager))
         """For the loopback test listener only (`toolhost/test_listener.py`)."""
         self.app = RequireBearer(self.unauthenticated)
 

@@ -222,11 +222,12 @@ def checked(response: httpx.Response, forwarded: bool = False) -> list[dict[str,
 
 def sse_data(stream: str) -> list[str]:
     """The data of each event of a `text/event-stream`, lines split only where SSE splits
-    them (a JSON string may hold U+2028, which `str.splitlines` would split on)."""
+    them (a JSON string may hold U+2028, which `str.splitlines` would split on). An event
+    with empty data, such as the priming event of a resumable stream, is not dispatched."""
     events, data = [], []
     for line in re.split(r"\r\n|\r|\n", stream):
         if not line:
-            if data:
+            if "\n".join(data):
                 events.append("\n".join(data))
             data = []
         elif line.startswith("data:"):
