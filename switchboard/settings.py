@@ -107,6 +107,12 @@ class Settings(BaseSettings):
         description="Events `/mcp` keeps for resuming handshake-era SSE streams with "
         "`Last-Event-ID` (the most recent, across all sessions); 0 turns resuming off.",
     )
+    sse_replay_bytes: int = Field(
+        default=64 * 1024 * 1024,
+        ge=0,
+        description="Most bytes (as JSON) the events kept for resuming SSE streams may take "
+        "together; the oldest go first.",
+    )
     sse_replay_seconds: float = Field(
         default=300,
         gt=0,

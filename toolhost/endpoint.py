@@ -75,7 +75,11 @@ class Toolhost:
         self.manager = StreamableHTTPSessionManager(
             app=build_server(services, self.calls, self.notifier),
             event_store=(
-                RecentEvents(settings.sse_replay_events, settings.sse_replay_seconds)
+                RecentEvents(
+                    settings.sse_replay_events,
+                    settings.sse_replay_seconds,
+                    settings.sse_replay_bytes,
+                )
                 if settings.sse_replay_events
                 else None
             ),

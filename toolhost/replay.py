@@ -6,8 +6,8 @@ The SDK keeps one event store for every session and names a stream by the JSON-R
 request it answers, which every session reuses (`1`, `2`, ...). So each event is tagged with
 the session and caller it was sent to, and a replay sends only the later events of that same
 stream, session and caller: an id from anyone else's stream replays nothing. The events are
-tool results, so the store is bounded by count and by age. It is in memory: a handshake-era
-session lives in one process anyway.
+tool results, so the store is bounded by count, by bytes and by age. It is in memory: a
+handshake-era session lives in one process anyway.
 """
 
 from __future__ import annotations
@@ -72,25 +72,36 @@ class _Event:
     stream: StreamId
     message: JSONRPCMessage | None
     at: float
+    size: int
 
 
 class RecentEvents(EventStore):
-    """The last `capacity` events, none older than `max_age` seconds."""
+    """The last `capacity` events, together at most `max_bytes` (as JSON), none older than
+    `max_age` seconds."""
 
     def __init__(
-        self, capacity: int, max_age: float, clock: Callable[[], float] = time.monotonic
+        self,
+        capacity: int,
+        max_age: float,
+        max_bytes: int,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._events: deque[_Event] = deque(maxlen=capacity)
+        self._events: deque[_Event] = deque()
+        self._capacity = capacity
         self._max_age = max_age
+        self._max_bytes = max_bytes
+        self._bytes = 0
         self._clock = clock
         self._next = 1
 
     async def store_event(self, stream_id: StreamId, message: JSONRPCMessage | None) -> EventId:
         now = self._clock()
-        self._expire(now)
-        event = _Event(self._next, _current_tag(), stream_id, message, now)
+        size = 0 if message is None else len(message.model_dump_json(by_alias=True))
+        event = _Event(self._next, _current_tag(), stream_id, message, now, size)
         self._next += 1
         self._events.append(event)
+        self._bytes += size
+        self._expire(now)
         return str(event.seq)
 
     async def replay_events_after(
@@ -124,8 +135,13 @@ class RecentEvents(EventStore):
         return self._events[index] if 0 <= index < len(self._events) else None
 
     def _expire(self, now: float) -> None:
-        while self._events and now - self._events[0].at > self._max_age:
-            self._events.popleft()
+        events = self._events
+        while events and (
+            len(events) > self._capacity
+            or self._bytes > self._max_bytes
+            or now - events[0].at > self._max_age
+        ):
+            self._bytes -= events.popleft().size
 
 
 def _same_session(stored: SessionTag | None, asker: SessionTag) -> bool:

@@ -47,7 +47,7 @@ async def replayed(store: RecentEvents, after: str) -> tuple[str | None, list[st
 
 
 async def test_replays_the_later_events_of_the_stream_only() -> None:
-    store = RecentEvents(100, 60)
+    store = RecentEvents(100, 60, 1 << 20)
     with as_caller("ada", "s1"):
         priming = await store.store_event("2", None)
         other_stream = await store.store_event("3", ping(3))
@@ -65,7 +65,7 @@ async def test_replays_the_later_events_of_the_stream_only() -> None:
 async def test_another_caller_or_session_replays_nothing(
     owner: str | None, session_id: str | None
 ) -> None:
-    store = RecentEvents(100, 60)
+    store = RecentEvents(100, 60, 1 << 20)
     with as_caller("ada", "s1"):
         priming = await store.store_event("2", None)
         await store.store_event("2", ping(2))
@@ -74,7 +74,7 @@ async def test_another_caller_or_session_replays_nothing(
 
 
 async def test_a_session_learns_its_id_after_its_first_events() -> None:
-    store = RecentEvents(100, 60)
+    store = RecentEvents(100, 60, 1 << 20)
     with as_caller("ada", None) as tag:
         priming = await store.store_event("1", None)
         answer = await store.store_event("1", ping(1))
@@ -85,7 +85,7 @@ async def test_a_session_learns_its_id_after_its_first_events() -> None:
 
 async def test_old_and_overflowing_events_are_forgotten() -> None:
     clock = Clock()
-    store = RecentEvents(3, 60, clock=clock)
+    store = RecentEvents(3, 60, 1 << 20, clock=clock)
     with as_caller("ada", "s1"):
         first = await store.store_event("1", None)
         ids = [await store.store_event("1", ping(1)) for _ in range(3)]
@@ -95,9 +95,22 @@ async def test_old_and_overflowing_events_are_forgotten() -> None:
         assert await replayed(store, ids[0]) == (None, [])
 
 
+async def test_the_oldest_events_go_when_they_take_too_many_bytes() -> None:
+    size = len(ping(1).model_dump_json(by_alias=True))
+    store = RecentEvents(100, 60, 2 * size)
+    with as_caller("ada", "s1"):
+        first = await store.store_event("1", None)
+        ids = [await store.store_event("1", ping(1)) for _ in range(3)]
+        assert await replayed(store, first) == (None, [])
+        assert await replayed(store, ids[0]) == (None, [])
+        assert await replayed(store, ids[1]) == ("1", ids[2:])
+        huge = types.JSONRPCRequest(jsonrpc="2.0", id=9, method="x" * 3 * size)
+        assert await replayed(store, await store.store_event("1", huge)) == (None, [])
+
+
 @pytest.mark.parametrize("event_id", ["", "x", "-1", "999", "1" * 40])
 async def test_unknown_ids_replay_nothing(event_id: str) -> None:
-    store = RecentEvents(10, 60)
+    store = RecentEvents(10, 60, 1 << 20)
     with as_caller("ada", "s1"):
         await store.store_event("1", None)
         assert await replayed(store, event_id) == (None, [])
