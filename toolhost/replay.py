@@ -129,7 +129,9 @@ class RecentEvents(EventStore):
         return start.stream
 
     def _find(self, event_id: EventId) -> _Event | None:
-        if not event_id.isdigit() or not self._events:
+        if not (event_id.isascii() and event_id.isdigit() and len(event_id) <= 20):
+            return None
+        if not self._events:
             return None
         index = int(event_id) - self._events[0].seq
         return self._events[index] if 0 <= index < len(self._events) else None

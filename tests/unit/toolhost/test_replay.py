@@ -108,7 +108,7 @@ async def test_the_oldest_events_go_when_they_take_too_many_bytes() -> None:
         assert await replayed(store, await store.store_event("1", huge)) == (None, [])
 
 
-@pytest.mark.parametrize("event_id", ["", "x", "-1", "999", "1" * 40])
+@pytest.mark.parametrize("event_id", ["", "x", "-1", "999", "1" * 40, "9" * 5000, "\u00b2", "1 "])
 async def test_unknown_ids_replay_nothing(event_id: str) -> None:
     store = RecentEvents(10, 60, 1 << 20)
     with as_caller("ada", "s1"):
