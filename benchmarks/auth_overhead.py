@@ -216,10 +216,12 @@ def without_authentication(
 
 
 def tool_names(response: httpx.Response) -> list[str]:
-    """The tool names of a `tools/list` answer, sent as JSON or as one SSE event."""
+    """The tool names of a `tools/list` answer, sent as JSON or as an SSE event (after the
+    priming event, whose data is empty, of a resumable stream)."""
     if response.headers["content-type"].startswith("text/event-stream"):
-        data = next(line for line in response.text.splitlines() if line.startswith("data:"))
-        message = json.loads(data.removeprefix("data:"))
+        lines = response.text.splitlines()
+        data = [line.removeprefix("data:") for line in lines if line.startswith("data:")]
+        message = json.loads(next(d for d in data if d.strip()))
     else:
         message = response.json()
     return [t["name"] for t in message["result"]["tools"]]
