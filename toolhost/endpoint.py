@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from sqlmodel import select
+from starlette.types import ASGIApp
 
 from registry.models import Server, ServerVersion, Tool
 from registry.quarantine import quarantine, summary
@@ -72,21 +73,19 @@ class Toolhost:
         self.calls = CallPath(services, self.router, self.audit, telemetry)
         self.notifier = ListChangedNotifier(services)
         settings = services.settings
+        events = None
+        if settings.sse_replay_events:
+            events = RecentEvents(
+                settings.sse_replay_events, settings.sse_replay_seconds, settings.sse_replay_bytes
+            )
         self.manager = StreamableHTTPSessionManager(
             app=build_server(services, self.calls, self.notifier),
-            event_store=(
-                RecentEvents(
-                    settings.sse_replay_events,
-                    settings.sse_replay_seconds,
-                    settings.sse_replay_bytes,
-                )
-                if settings.sse_replay_events
-                else None
-            ),
+            event_store=events,
             security_settings=transport_security(settings),
             max_request_body_size=settings.max_request_bytes,
         )
-        self.unauthenticated = TagSessions(StreamableHTTPASGIApp(self.manager))
+        sessions: ASGIApp = StreamableHTTPASGIApp(self.manager)
+        self.unauthenticated = sessions if events is None else TagSessions(sessions)
         """For the loopback test listener only (`toolhost/test_listener.py`)."""
         self.app = RequireBearer(self.unauthenticated)
 

@@ -116,6 +116,7 @@ class RecentEvents(EventStore):
                 last_event_id,
             )
             return None
+        # A snapshot: the deque may change while `send_callback` awaits.
         later = [
             event
             for event in self._events
@@ -129,9 +130,8 @@ class RecentEvents(EventStore):
         return start.stream
 
     def _find(self, event_id: EventId) -> _Event | None:
-        if not (event_id.isascii() and event_id.isdigit() and len(event_id) <= 20):
-            return None
-        if not self._events:
+        well_formed = event_id.isascii() and event_id.isdigit() and len(event_id) <= 20
+        if not (well_formed and self._events):
             return None
         index = int(event_id) - self._events[0].seq
         return self._events[index] if 0 <= index < len(self._events) else None

@@ -127,6 +127,8 @@ async def test_a_dropped_stream_resumes_for_its_session_only(
                 (answer.id, json.loads(answer.data))
             ]
             assert await first.resume(str(answer.id)) == []
+            assert await first.resume("9" * 5000) == []
+            assert await first.resume("not-an-event") == []
             assert await second.resume(priming.id) == []
             assert await other.resume(priming.id) == []
 
