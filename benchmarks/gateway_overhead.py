@@ -26,7 +26,8 @@ turns. CPU time per call is read from /proc for each process taking part (client
 the sandbox's processes, dockerd with the sandbox's containerd shim), where visible; on a shared
 machine other work in dockerd shows there too, in both variants alike. Every call
 made through Switchboard, warm-ups included, is counted; after the run the `tool.call` audit
-records are counted against it and the chain is verified (`switchboard.audit.log.verify`).
+records are counted against it and the chain is verified against its seal
+(`switchboard.audit.verification.verify_sealed`; `switchboard serve` seals as it stops).
 
 Targets (from the issue): added p50 at most 3 ms at concurrency 1; throughput through
 Switchboard at least 0.6x direct at concurrency 16; audit records == calls made after 10,000
@@ -75,8 +76,8 @@ from registry.models import Role
 from registry.teams import add_member, ensure_team
 from sandboxes.ownership import OWNER
 from sandboxes.stdio_listener import StdioMode, stdio_mode
-from switchboard.audit.log import verify
 from switchboard.audit.models import AuditRecord
+from switchboard.audit.verification import verify_sealed
 from switchboard.identity.accounts import create_user
 from switchboard.identity.pats import create_pat
 from switchboard.services import Services, open_services
@@ -394,15 +395,17 @@ async def audit_check(settings: Settings, calls: int) -> bool:
                     )
                 ).all()
             )
-        checked, broken = await verify(services.sessions)
+        verified = await verify_sealed(services.sessions, services.audit_seal_key)
+    checked, broken = verified.checked, verified.broken
     recorded = sum(counts.values())
     print(
         f"audit: {calls} calls made through switchboard, {recorded} tool.call records "
         f"(by outcome: {json.dumps(counts, sort_keys=True)})"
     )
     state = "intact" if broken is None else f"broken at record {broken.seq}: {broken.problem}"
-    print(f"switchboard.audit.log.verify: {checked} records checked, chain {state}")
-    return recorded == calls and broken is None
+    sealed = "not sealed" if verified.seal is None else f"sealed through record {verified.seal.seq}"
+    print(f"audit verify: {checked} records checked, chain {state}, {sealed}")
+    return recorded == calls and broken is None and verified.seal is not None
 
 
 HOT_PATHS = (

@@ -21,6 +21,7 @@ from agents.models.layer import ModelLayer
 from agents.models.openai_api import v1_routes
 from agents.runs.engine import RunEngine
 from agents.runs.model_seam import routed_models
+from switchboard.audit.seals import seal_forever
 from switchboard.sandboxing import discover_version
 from switchboard.services import Services, open_services
 from switchboard.settings import Settings
@@ -93,6 +94,13 @@ def create_app(settings: Settings, *, on_ready: Callable[[], None] | None = None
                     known_models=known_models,
                 )
                 async with app.state.runs.running():
+                    if settings.audit_seal_seconds:
+                        jobs.start_soon(
+                            seal_forever,
+                            services.sessions,
+                            services.audit_seal_key,
+                            settings.audit_seal_seconds,
+                        )
                     if settings.test_listener is not None:
                         jobs.start_soon(serve_test_listener, app, settings.test_listener)
                     if on_ready is not None:

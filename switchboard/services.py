@@ -16,6 +16,7 @@ from registry.teams import ensure_team
 from registry.visibility import CatalogCache
 from switchboard import migrate
 from switchboard.audit import journal
+from switchboard.audit.seals import seal_key
 from switchboard.db import Reads, Sessions, create_engine, session_factory, transaction
 from switchboard.identity.keys import SigningKeys
 from switchboard.identity.tokens import AccessTokens
@@ -33,6 +34,8 @@ class Services:
     tokens: AccessTokens
     reads: Reads
     """For the per-request bearer check (`switchboard.identity.bearer`)."""
+    audit_seal_key: bytes
+    """Derived from the secret key; seals the audit log (`switchboard.audit.seals`)."""
 
     def transaction(self) -> AbstractAsyncContextManager[AsyncSession]:
         return transaction(self.sessions)
@@ -70,6 +73,7 @@ async def open_services(settings: Settings, *, upgrade: bool = True) -> AsyncIte
                 lifetime_seconds=settings.access_token_seconds,
             ),
             reads=reads,
+            audit_seal_key=seal_key(key),
         )
         yield services
     finally:

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
         description="File holding the key that encrypts stored secrets; created with mode 0600 "
         "on first start. Default: `secret.key` in the data dir.",
     )
+    audit_seal_seconds: float = Field(
+        default=30,
+        ge=0,
+        description="How often `switchboard serve` seals the audit log's newest record with a "
+        "key derived from the secret key, so that removing records or rewriting the chain shows "
+        "in `switchboard audit verify`; it also seals when it stops. 0 turns sealing off.",
+    )
     default_team: str = Field(
         default="default",
         description="Team that owns what is published without `--team`; created by "

@@ -1,15 +1,16 @@
-"""Appending to the audit log and proving it intact.
+"""Appending to the audit log.
 
 Each record's hash covers its own fields and the previous record's hash, so altering, inserting
-or deleting any record breaks every hash after it. `prev_hash` is unique: a writer that lost a
-race for the chain's tip gets an integrity error and appends again on the new tip.
+or deleting any record breaks every hash after it (`switchboard.audit.verification` walks it).
+`prev_hash` is unique: a writer that lost a race for the chain's tip gets an integrity error and
+appends again on the new tip.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -63,25 +64,25 @@ class Event:
 def record_hash(record: AuditRecord | Mapping[str, Any]) -> str:
     fields = record.model_dump() if isinstance(record, AuditRecord) else record
     body = {name: fields[name] for name in HASHED}
-    body["at"] = _utc(fields["at"]).isoformat()
+    body["at"] = as_utc(fields["at"]).isoformat()
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _utc(moment: datetime) -> datetime:
+def as_utc(moment: datetime) -> datetime:
     """SQLite hands back naive datetimes; the hash must not depend on the backend."""
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-async def _tip(session: AsyncSession) -> tuple[int, str]:
+Tip = tuple[int, str]
+"""The last record's sequence number and hash."""
+
+
+async def read_tip(session: AsyncSession) -> Tip:
     last = (
         await session.exec(select(AuditRecord).order_by(col(AuditRecord.seq).desc()).limit(1))
     ).first()
     return (0, GENESIS) if last is None else (last.seq or 0, last.hash)
-
-
-Tip = tuple[int, str]
-"""The last record's sequence number and hash."""
 
 
 async def append_in(
@@ -89,7 +90,7 @@ async def append_in(
 ) -> list[AuditRecord]:
     """Chain `events` onto the tip inside the caller's transaction; `tip`, when the caller
     knows it, saves reading it (a stale one fails on the unique `prev_hash`)."""
-    records = [AuditRecord(**row) for row in chain(events, tip or await _tip(session))]
+    records = [AuditRecord(**row) for row in chain(events, tip or await read_tip(session))]
     session.add_all(records)
     await session.flush()
     return records
@@ -145,43 +146,3 @@ async def append(sessions: Sessions, *events: Event, tip: Tip | None = None) -> 
             tip = None
             continue
     raise RuntimeError(f"could not append to the audit log after {APPEND_ATTEMPTS} attempts")
-
-
-@dataclass(frozen=True)
-class Break:
-    seq: int
-    problem: str
-
-
-async def verify(sessions: Sessions) -> tuple[int, Break | None]:
-    """Walk the chain; return how many records were checked and the first break, if any."""
-    checked, previous = 0, GENESIS
-    async for record in _records(sessions):
-        expected = checked + 1
-        if record.seq != expected:
-            return checked, Break(expected, f"record {expected} is missing")
-        if record.prev_hash != previous:
-            return checked, Break(expected, "does not follow the record before it")
-        if record_hash(record) != record.hash:
-            return checked, Break(expected, "was altered after it was written")
-        checked, previous = expected, record.hash
-    return checked, None
-
-
-async def _records(sessions: Sessions, page: int = 1000) -> AsyncIterator[AuditRecord]:
-    after = 0
-    while True:
-        async with sessions() as session:
-            rows = (
-                await session.exec(
-                    select(AuditRecord)
-                    .where(col(AuditRecord.seq) > after)
-                    .order_by(col(AuditRecord.seq))
-                    .limit(page)
-                )
-            ).all()
-        if not rows:
-            return
-        for row in rows:
-            yield row
-        after = rows[-1].seq or after

@@ -26,3 +26,20 @@ class AuditRecord(SQLModel, table=True):
     prev_hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
     """Unique, so two writers that raced for the same predecessor cannot both append."""
     hash: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
+
+
+class AuditSeal(SQLModel, table=True):
+    """A keyed attestation that the chain once ended at `seq` with `hash`.
+
+    A hash chain alone cannot show that its newest records were deleted, nor that the whole
+    chain was recomputed after an edit. A seal can, because only a holder of the deployment's
+    secret key can make one: `verify` fails when the chain no longer reaches a sealed record
+    with the sealed hash. Append-only, like the records."""
+
+    __tablename__ = "audit_seal"
+
+    id: int | None = Field(default=None, primary_key=True)
+    seq: int = Field(index=True)
+    hash: str = Field(max_length=64)
+    sealed_at: datetime = Field(sa_type=DateTime(timezone=True))
+    mac: str = Field(max_length=64)

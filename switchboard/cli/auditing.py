@@ -10,8 +10,9 @@ from datetime import UTC, datetime
 from sqlmodel import col, select
 
 from registry.errors import RegistryError
-from switchboard.audit.log import verify
 from switchboard.audit.models import AuditRecord
+from switchboard.audit.seals import describe
+from switchboard.audit.verification import verify_sealed
 from switchboard.cli.context import Command
 
 
@@ -19,7 +20,8 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     audit = commands.add_parser("audit", help="the tamper-evident audit log")
     verbs = audit.add_subparsers(dest="verb", required=True)
     verbs.add_parser(
-        "verify", help="check every record's hash chain; exit 1 at the first break"
+        "verify",
+        help="check every record's hash chain and the newest seal; exit 1 at the first break",
     ).set_defaults(handler=verify_command)
     export = verbs.add_parser("export", help="write records as JSON Lines to standard output")
     export.add_argument("--since", help="only records at or after this ISO 8601 time")
@@ -27,13 +29,17 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 
 async def verify_command(cmd: Command) -> None:
-    checked, broken = await verify(cmd.services.sessions)
-    if broken is not None:
+    result = await verify_sealed(cmd.services.sessions, cmd.services.audit_seal_key)
+    if result.broken is not None:
         raise RegistryError(
-            f"audit log broken at record {broken.seq}: it {broken.problem} "
-            f"({checked} records before it are intact)"
+            f"audit log broken at record {result.broken.seq}: it {result.broken.problem} "
+            f"({result.checked} records before it are intact)"
         )
-    print(f"audit log intact: {checked} records")
+    if result.seal is None:
+        sealing = "not sealed yet (`switchboard serve` seals it)"
+    else:
+        sealing = f"sealed through {describe(result.seal)}"
+    print(f"audit log intact: {result.checked} records, {sealing}")
 
 
 def parse_since(text: str | None) -> datetime | None:

@@ -30,6 +30,7 @@ from sqlalchemy import text
 from registry.models import Role
 from switchboard.db import create_engine
 from switchboard.settings import Settings
+from tests.audit_tampering import drop_append_only_guards
 from tests.conftest import user_with_token
 from tests.e2e.live_server import live_switchboard
 from tests.integration.sandboxes.conftest import docker_client  # noqa: F401  (fixture)
@@ -168,11 +169,13 @@ async def test_publish_review_grant_call_and_audit(
     intact = await anyio.run_process(command, env=environment, check=False)
     assert intact.returncode == 0, intact.stdout + intact.stderr
     assert b"audit log intact" in intact.stdout
+    assert b"sealed through record" in intact.stdout, "the server seals the log as it stops"
 
     engine = create_engine(
         Settings(data_dir=data_dir, database_url=database_url).effective_database_url
     )
     async with engine.begin() as connection:
+        await drop_append_only_guards(connection)
         await connection.execute(
             text("UPDATE audit_record SET outcome = 'error' WHERE seq = :seq"),
             {"seq": tampered_seq},

@@ -13,8 +13,8 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from registry.models import Role
-from switchboard.audit.log import verify
 from switchboard.audit.models import AuditRecord
+from switchboard.audit.verification import verify
 from switchboard.services import Services
 from tests.conftest import user_with_token
 from tests.integration.agents_catalog.conftest import (

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import anyio
 
-from switchboard.audit.log import Event, append, verify
+from switchboard.audit.log import Event, append
+from switchboard.audit.verification import verify
 from switchboard.audit.writer import AuditWriter
 from switchboard.services import Services
 

@@ -12,7 +12,8 @@ from sqlmodel import select
 from starlette.applications import Starlette
 
 from agents.models.tables import ModelUsage
-from switchboard.audit.log import Event, verify
+from switchboard.audit.log import Event
+from switchboard.audit.verification import verify
 from switchboard.audit.writer import AuditWriter, Row
 from switchboard.services import Services
 from tests.integration.models.test_openai_api import audit_records, http, setup

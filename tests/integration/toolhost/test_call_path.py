@@ -16,8 +16,8 @@ from mcp.shared.exceptions import MCPError
 from sqlmodel import col, select
 
 from registry.models import ReviewStatus, ServerVersion
-from switchboard.audit.log import verify
 from switchboard.audit.models import AuditRecord
+from switchboard.audit.verification import verify
 from tests.integration.toolhost.conftest import Hosted, HostedFactory
 from toolhost.calls import RATE_LIMITED
 

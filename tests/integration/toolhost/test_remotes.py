@@ -25,8 +25,8 @@ from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from registry.models import ReviewStatus, Role, ServerVersion
-from switchboard.audit.log import verify
 from switchboard.audit.models import AuditRecord
+from switchboard.audit.verification import verify
 from switchboard.sandboxing import discover_version
 from tests.conftest import user_with_token
 from tests.e2e.live_server import LiveServer, live_switchboard

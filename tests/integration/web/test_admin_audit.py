@@ -9,8 +9,8 @@ import httpx
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
-from switchboard.audit.log import verify
 from switchboard.audit.models import AuditRecord
+from switchboard.audit.verification import verify
 from switchboard.services import Services
 
 ROOT = Path(__file__).parents[3]

@@ -10,7 +10,7 @@ from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from starlette.applications import Starlette
 
 from registry.models import Role
-from switchboard.audit.log import verify
+from switchboard.audit.verification import verify
 from switchboard.identity.accounts import create_user
 from tests.conftest import TEST_PASSWORD
 from tests.integration.web.oauth_flow import (

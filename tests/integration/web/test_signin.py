@@ -9,10 +9,11 @@ from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from registry.models import Role
-from switchboard.audit.log import verify
 from switchboard.audit.models import AuditRecord
+from switchboard.audit.verification import verify
 from switchboard.identity.accounts import create_user
 from switchboard.services import Services
+from tests.audit_tampering import drop_append_only_guards
 from tests.conftest import TEST_PASSWORD
 from tests.integration.web.oauth_flow import form_value
 
@@ -129,14 +130,15 @@ async def test_the_audit_chain_detects_tampering(
         anonymous.cookies.clear()
     checked, broken = await verify(services.sessions)
     assert (checked, broken) == (2, None)
-    async with services.transaction() as session:
-        await session.exec(text("UPDATE audit_record SET outcome = 'ok' WHERE seq = 1"))  # type: ignore[call-overload]
+    async with services.engine.begin() as connection:
+        await drop_append_only_guards(connection)
+        await connection.execute(text("UPDATE audit_record SET outcome = 'ok' WHERE seq = 1"))
     checked, broken = await verify(services.sessions)
     assert broken is not None
     assert broken.seq == 1
     assert "altered" in broken.problem
-    async with services.transaction() as session:
-        await session.exec(text("DELETE FROM audit_record WHERE seq = 1"))  # type: ignore[call-overload]
+    async with services.engine.begin() as connection:
+        await connection.execute(text("DELETE FROM audit_record WHERE seq = 1"))
     _, broken = await verify(services.sessions)
     assert broken is not None
     assert "missing" in broken.problem

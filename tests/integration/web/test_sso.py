@@ -34,8 +34,8 @@ from starlette.routing import Route
 
 from registry.models import Membership, Role, Team, User
 from registry.teams import ensure_team
-from switchboard.audit.log import verify
 from switchboard.audit.models import AuditRecord
+from switchboard.audit.verification import verify
 from switchboard.identity.accounts import create_user, set_disabled
 from switchboard.services import Services
 from switchboard.settings import Settings
