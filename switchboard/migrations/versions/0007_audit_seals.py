@@ -1,7 +1,9 @@
 """Audit seals, and the database refusing to update or delete audit records and seals.
 
 The triggers keep the application, a mistaken query or a tool with the service's database
-credentials from changing the log; an administrator who drops them is what seals are for.
+credentials from changing the log; an administrator who drops them is what seals are for. A
+later migration that rebuilds either table (SQLite's batch mode copies it into a new one) must
+create its triggers again.
 
 Revision ID: 0007
 Revises: 0006
