@@ -8,8 +8,9 @@ by the deployment's secret key, which lives in a file beside the service, not in
 seal is only ever made on a chain that still reaches the seal before it, so a log that lost
 sealed records is reported, never sealed over. What the last seal cannot cover are records
 written after it, and a database rolled back as a whole (seals included) to an older state:
-for those, keep the seal `switchboard audit verify` prints somewhere the database's
-administrators cannot write.
+for those, keep the `--expect` witness `switchboard audit verify` prints somewhere the
+database's administrators cannot write. Once a refusal has been looked into, `switchboard audit reseal`
+records why in the log and seals it as it now is, so that sealing can go on.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from switchboard.audit.log import as_utc, read_tip
+from switchboard.audit.log import Event, append_in, as_utc, read_tip
 from switchboard.audit.models import AuditRecord, AuditSeal
 from switchboard.db import Sessions, transaction
 
@@ -59,8 +60,8 @@ def describe(seal: AuditSeal) -> str:
 
 
 async def newest_seal(session: AsyncSession) -> AuditSeal | None:
-    """The seal reaching furthest along the chain."""
-    query = select(AuditSeal).order_by(col(AuditSeal.seq).desc(), col(AuditSeal.id).desc())
+    """The seal made last: after a reseal, one may reach less far than those before it."""
+    query = select(AuditSeal).order_by(col(AuditSeal.id).desc())
     return (await session.exec(query.limit(1))).first()
 
 
@@ -80,12 +81,34 @@ async def seal(sessions: Sessions, key: bytes) -> AuditSeal | None:
                 return last
         if seq == 0:
             return None
-        sealed_at = datetime.now(UTC)
-        new = AuditSeal(
-            seq=seq, hash=tip_hash, sealed_at=sealed_at, mac=_mac(key, seq, tip_hash, sealed_at)
-        )
-        session.add(new)
+        return _add_seal(session, key, seq, tip_hash)
+
+
+def _add_seal(session: AsyncSession, key: bytes, seq: int, record_hash: str) -> AuditSeal:
+    sealed_at = datetime.now(UTC)
+    new = AuditSeal(
+        seq=seq, hash=record_hash, sealed_at=sealed_at, mac=_mac(key, seq, record_hash, sealed_at)
+    )
+    session.add(new)
     return new
+
+
+async def reseal(sessions: Sessions, key: bytes, *, actor: str, reason: str) -> str | None:
+    """Append an `audit.reseal` record naming what `seal` refuses and why it is accepted, and
+    seal the log at that record. Returns the problem accepted; `None` (and writes nothing)
+    when there is none. Breaks inside the chain stay: no seal vouches for those."""
+    async with transaction(sessions) as session:
+        last = await newest_seal(session)
+        problem = None if last is None else await _broken_since(session, last, key)
+        if last is None or problem is None:
+            return None
+        when = as_utc(last.sealed_at).isoformat()
+        previous = {"seq": last.seq, "hash": last.hash, "sealed_at": when}
+        detail = {"reason": reason, "problem": problem, "previous_seal": previous}
+        event = Event(actor, "audit.reseal", "ok", detail=detail)
+        (record,) = await append_in(session, [event])
+        _add_seal(session, key, record.seq or 0, record.hash)
+    return problem
 
 
 async def _broken_since(session: AsyncSession, last: AuditSeal, key: bytes) -> str | None:
@@ -118,6 +141,10 @@ async def _seal_logged(sessions: Sessions, key: bytes) -> None:
     try:
         await seal(sessions, key)
     except SealRefusedError as exc:
-        logger.error("the audit log was not sealed: %s; run `switchboard audit verify`", exc)
+        logger.error(
+            "the audit log was not sealed: %s; see `switchboard audit verify`, and once that is "
+            "looked into, `switchboard audit reseal --reason ...`",
+            exc,
+        )
     except SQLAlchemyError:
         logger.exception("could not seal the audit log; trying again later")

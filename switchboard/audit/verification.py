@@ -26,6 +26,8 @@ class Verified:
     broken: Break | None
     seal: AuditSeal | None
     """The seal the chain was checked against, if the log has one."""
+    last_hash: str = GENESIS
+    """The hash of record `checked`, the last one found intact."""
 
 
 async def verify(sessions: Sessions, key: bytes | None = None) -> tuple[int, Break | None]:
@@ -57,7 +59,7 @@ async def verify_sealed(sessions: Sessions, key: bytes | None = None) -> Verifie
             "a forged seal, or the wrong secret key file",
         )
         return Verified(checked, forged, seal)
-    return Verified(checked, None, seal)
+    return Verified(checked, None, seal, previous)
 
 
 def _break(

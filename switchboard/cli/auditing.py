@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from datetime import UTC, datetime
 
@@ -11,35 +12,104 @@ from sqlmodel import col, select
 
 from registry.errors import RegistryError
 from switchboard.audit.models import AuditRecord
-from switchboard.audit.seals import describe
+from switchboard.audit.seals import describe, reseal
 from switchboard.audit.verification import verify_sealed
 from switchboard.cli.context import Command
+
+MAX_REASON = 2000
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     audit = commands.add_parser("audit", help="the tamper-evident audit log")
     verbs = audit.add_subparsers(dest="verb", required=True)
-    verbs.add_parser(
+    check = verbs.add_parser(
         "verify",
         help="check every record's hash chain and the newest seal; exit 1 at the first break",
-    ).set_defaults(handler=verify_command)
+    )
+    check.add_argument(
+        "--expect",
+        metavar="RECORD:HASH",
+        help="also check that this record still has this hash: a line an earlier verify "
+        "printed, kept where the database's administrators cannot write",
+    )
+    check.set_defaults(handler=verify_command)
+    reseal = verbs.add_parser(
+        "reseal",
+        help="after looking into a log `serve` refuses to seal: record why it is accepted as it "
+        "is now, and seal it",
+    )
+    reseal.add_argument("--reason", required=True, help="what was found; kept in the log")
+    reseal.set_defaults(handler=reseal_command)
     export = verbs.add_parser("export", help="write records as JSON Lines to standard output")
     export.add_argument("--since", help="only records at or after this ISO 8601 time")
     export.set_defaults(handler=export_command)
 
 
 async def verify_command(cmd: Command) -> None:
+    expected = parse_expect(cmd.args.expect)
     result = await verify_sealed(cmd.services.sessions, cmd.services.audit_seal_key)
     if result.broken is not None:
         raise RegistryError(
             f"audit log broken at record {result.broken.seq}: it {result.broken.problem} "
             f"({result.checked} records before it are intact)"
         )
+    if expected is not None:
+        await check_witness(cmd, *expected)
     if result.seal is None:
         sealing = "not sealed yet (`switchboard serve` seals it)"
     else:
         sealing = f"sealed through {describe(result.seal)}"
     print(f"audit log intact: {result.checked} records, {sealing}")
+    if expected is not None:
+        print(f"record {expected[0]} still has the hash you kept")
+    if result.checked:
+        print(
+            f"to check later: switchboard audit verify --expect {result.checked}:{result.last_hash}"
+        )
+
+
+def parse_expect(text: str | None) -> tuple[int, str] | None:
+    if text is None:
+        return None
+    seq, _, record_hash = text.strip().partition(":")
+    if not seq.isdecimal() or not re.fullmatch(r"[0-9a-f]{64}", record_hash):
+        raise RegistryError(
+            f"--expect {text!r} is not RECORD:HASH, a record number and its 64 hex digits as "
+            "`audit verify` prints them"
+        )
+    return int(seq), record_hash
+
+
+async def check_witness(cmd: Command, seq: int, record_hash: str) -> None:
+    async with cmd.services.sessions() as session:
+        found = await session.get(AuditRecord, seq)
+    if found is None:
+        raise RegistryError(
+            f"record {seq}, which you kept, is missing: the log lost its newest records, or the "
+            "database was rolled back"
+        )
+    if found.hash != record_hash:
+        raise RegistryError(
+            f"record {seq} no longer has the hash you kept: the log was rewritten, or the "
+            "database was rolled back and written again"
+        )
+
+
+async def reseal_command(cmd: Command) -> None:
+    reason = cmd.args.reason.strip()
+    if not reason or len(reason) > MAX_REASON:
+        raise RegistryError(
+            f"--reason must say what was found, in at most {MAX_REASON} characters; "
+            "it is kept in the audit log"
+        )
+    async with cmd.services.transaction() as session:
+        actor = (await cmd.actor(session)).username
+    services = cmd.services
+    accepted = await reseal(services.sessions, services.audit_seal_key, actor=actor, reason=reason)
+    if accepted is None:
+        print("nothing to reseal: the log still reaches its newest seal")
+        return
+    print(f"resealed; accepted: {accepted}")
 
 
 def parse_since(text: str | None) -> datetime | None:

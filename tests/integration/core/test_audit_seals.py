@@ -10,7 +10,7 @@ from sqlmodel import col, func, select
 
 from switchboard.audit.log import Event, append, record_hash
 from switchboard.audit.models import AuditRecord, AuditSeal
-from switchboard.audit.seals import SealRefusedError, seal, seal_forever, seal_key
+from switchboard.audit.seals import SealRefusedError, reseal, seal, seal_forever, seal_key
 from switchboard.audit.verification import verify, verify_sealed
 from switchboard.services import Services
 from tests.audit_tampering import drop_append_only_guards
@@ -155,3 +155,23 @@ async def test_sealing_forever_seals_at_start_and_once_more_when_stopped(
     assert result.seal is not None
     assert result.seal.seq == 5
     assert await seal_count(services) == 2
+
+
+async def test_a_reseal_records_what_it_accepts_and_sealing_goes_on(services: Services) -> None:
+    key = services.audit_seal_key
+    await record(services, 2)
+    assert await reseal(services.sessions, key, actor="sam", reason="x") is None
+    await seal(services.sessions, seal_key(b"k" * 32))
+    accepted = await reseal(services.sessions, key, actor="sam", reason="key file restored")
+    assert accepted is not None
+    assert "not made with this deployment's secret key" in accepted
+    async with services.sessions() as session:
+        last = (await session.exec(select(AuditRecord).where(col(AuditRecord.seq) == 3))).one()
+    assert (last.actor, last.action) == ("sam", "audit.reseal")
+    assert last.detail["reason"] == "key file restored"
+    assert last.detail["previous_seal"]["seq"] == 2
+    await record(services, 1)
+    sealed = await seal(services.sessions, key)
+    assert sealed is not None
+    assert sealed.seq == 4
+    assert await verify(services.sessions, key) == (4, None)

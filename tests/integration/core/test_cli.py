@@ -5,10 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import anyio
 import pytest
+from sqlalchemy import text
 
+from switchboard.audit.seals import seal
 from switchboard.cli.main import main
+from switchboard.services import open_services
 from switchboard.settings import Settings
+from tests.audit_tampering import drop_append_only_guards
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 TIME = str(FIXTURES / "manifests" / "time.json")
@@ -115,3 +120,50 @@ def test_audit_verify_and_export(cli_env: Settings, capsys: pytest.CaptureFixtur
     (line,) = capsys.readouterr().out.splitlines()
     assert '"action": "user_create"' in line
     assert '"target": "ivy"' in line
+
+
+def test_audit_verify_names_the_seal_and_reseal_accepts_a_loss(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    main(["init"])
+    main(["user", "create", "ivy", "--role", "developer"])
+
+    async def seal_then_delete(delete: bool) -> None:
+        async with open_services(cli_env) as services:
+            await seal(services.sessions, services.audit_seal_key)
+            if delete:
+                async with services.engine.begin() as connection:
+                    await drop_append_only_guards(connection)
+                    await connection.execute(text("DELETE FROM audit_record"))
+
+    anyio.run(seal_then_delete, False)
+    capsys.readouterr()
+    intact = run(capsys, "audit", "verify")
+    assert "audit log intact: 1 records, sealed through record 1 (hash" in intact
+    witness = intact.splitlines()[-1].removeprefix("to check later: switchboard audit verify ")
+    assert witness.startswith("--expect 1:")
+    expect = witness.removeprefix("--expect ")
+    assert "record 1 still has the hash you kept" in run(
+        capsys, "audit", "verify", "--expect", expect
+    )
+    assert "is not RECORD:HASH" in fails(capsys, "audit", "verify", "--expect", "1:abc")
+    assert "record 7, which you kept, is missing" in fails(
+        capsys, "audit", "verify", "--expect", "7:" + "0" * 64
+    )
+    anyio.run(seal_then_delete, True)
+    assert "broken at record 1: it is missing: the log was sealed through record 1" in fails(
+        capsys, "audit", "verify"
+    )
+    assert "must say what was found" in fails(capsys, "audit", "reseal", "--reason", " ")
+    resealed = run(capsys, "audit", "reseal", "--reason", "restored last night's backup")
+    assert "resealed; accepted: the log lost its newest records: there is no record 1" in resealed
+    assert "audit log intact: 1 records, sealed through record 1" in run(capsys, "audit", "verify")
+    assert "record 1 no longer has the hash you kept" in fails(
+        capsys, "audit", "verify", "--expect", expect
+    )
+    assert "nothing to reseal" in run(capsys, "audit", "reseal", "--reason", "again")
+    (line,) = run(capsys, "audit", "export").splitlines()
+    exported = json.loads(line)
+    assert (exported["action"], exported["actor"]) == ("audit.reseal", "alice")
+    assert exported["detail"]["reason"] == "restored last night's backup"
+    assert exported["detail"]["previous_seal"]["seq"] == 1
