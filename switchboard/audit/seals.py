@@ -9,8 +9,9 @@ seal is only ever made on a chain that still reaches the seal before it, so a lo
 sealed records is reported, never sealed over. What the last seal cannot cover are records
 written after it, and a database rolled back as a whole (seals included) to an older state:
 for those, keep the `--expect` witness `switchboard audit verify` prints somewhere the
-database's administrators cannot write. Once a refusal has been looked into, `switchboard audit reseal`
-records why in the log and seals it as it now is, so that sealing can go on.
+database's administrators cannot write. Once a refusal has been looked into,
+`switchboard audit reseal` records why in the log and seals it as it now is, so that sealing
+can go on.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ import logging
 from datetime import UTC, datetime
 
 import anyio
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from switchboard.audit.log import Event, append_in, as_utc, read_tip
+from switchboard.audit.log import APPEND_ATTEMPTS, Event, append_in, as_utc, read_tip
 from switchboard.audit.models import AuditRecord, AuditSeal
 from switchboard.db import Sessions, transaction
 
@@ -97,17 +98,25 @@ async def reseal(sessions: Sessions, key: bytes, *, actor: str, reason: str) -> 
     """Append an `audit.reseal` record naming what `seal` refuses and why it is accepted, and
     seal the log at that record. Returns the problem accepted; `None` (and writes nothing)
     when there is none. Breaks inside the chain stay: no seal vouches for those."""
-    async with transaction(sessions) as session:
-        last = await newest_seal(session)
-        problem = None if last is None else await _broken_since(session, last, key)
-        if last is None or problem is None:
-            return None
-        when = as_utc(last.sealed_at).isoformat()
-        previous = {"seq": last.seq, "hash": last.hash, "sealed_at": when}
-        detail = {"reason": reason, "problem": problem, "previous_seal": previous}
-        event = Event(actor, "audit.reseal", "ok", detail=detail)
-        (record,) = await append_in(session, [event])
-        _add_seal(session, key, record.seq or 0, record.hash)
+    for _ in range(APPEND_ATTEMPTS):
+        try:
+            async with transaction(sessions) as session:
+                return await _reseal_in(session, key, actor, reason)
+        except IntegrityError:
+            continue
+    raise RuntimeError(f"could not append to the audit log after {APPEND_ATTEMPTS} attempts")
+
+
+async def _reseal_in(session: AsyncSession, key: bytes, actor: str, reason: str) -> str | None:
+    last = await newest_seal(session)
+    problem = None if last is None else await _broken_since(session, last, key)
+    if last is None or problem is None:
+        return None
+    when = as_utc(last.sealed_at).isoformat()
+    previous = {"seq": last.seq, "hash": last.hash, "sealed_at": when}
+    detail = {"reason": reason, "problem": problem, "previous_seal": previous}
+    (record,) = await append_in(session, [Event(actor, "audit.reseal", "ok", detail=detail)])
+    _add_seal(session, key, record.seq or 0, record.hash)
     return problem
 
 
@@ -127,7 +136,7 @@ async def _broken_since(session: AsyncSession, last: AuditSeal, key: bytes) -> s
 
 async def seal_forever(sessions: Sessions, key: bytes, every: float) -> None:
     """Seal now, every `every` seconds, and once more when cancelled. A refusal is logged as
-    an error each time, and nothing is sealed until someone looks (`audit verify`)."""
+    an error each time, and nothing is sealed until someone has looked (`audit reseal`)."""
     try:
         while True:
             await _seal_logged(sessions, key)
