@@ -26,7 +26,7 @@ class Verified:
     broken: Break | None
     seal: AuditSeal | None
     """The seal the chain was checked against, if the log has one."""
-    last_hash: str = GENESIS
+    last_hash: str
     """The hash of record `checked`, the last one found intact."""
 
 
@@ -47,18 +47,18 @@ async def verify_sealed(sessions: Sessions, key: bytes | None = None) -> Verifie
         expected = checked + 1
         broken = _break(record, expected, previous, seal)
         if broken is not None:
-            return Verified(checked, broken, seal)
+            return Verified(checked, broken, seal, previous)
         checked, previous = expected, record.hash
     if seal is not None and checked < seal.seq:
         missing = Break(checked + 1, f"is missing: the log was sealed through {describe(seal)}")
-        return Verified(checked, missing, seal)
+        return Verified(checked, missing, seal, previous)
     if seal is not None and key is not None and not authentic(seal, key):
         forged = Break(
             seal.seq,
             f"has a seal this deployment's secret key did not make ({describe(seal)}): "
             "a forged seal, or the wrong secret key file",
         )
-        return Verified(checked, forged, seal)
+        return Verified(checked, forged, seal, previous)
     return Verified(checked, None, seal, previous)
 
 
