@@ -1,7 +1,7 @@
 """Audit seals, and the database refusing to update or delete audit records and seals.
 
-The triggers keep the application, a mistaken query or a tool with the service's database
-credentials from changing the log; an administrator who drops them is what seals are for. A
+The triggers keep the application and a mistaken query from changing the log; whoever may drop
+them (the tables' owner, an administrator) still can, and that is what seals are for. A
 later migration that rebuilds either table (SQLite's batch mode copies it into a new one) must
 create its triggers again.
 
