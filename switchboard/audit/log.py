@@ -79,10 +79,8 @@ Tip = tuple[int, str]
 
 
 async def read_tip(session: AsyncSession) -> Tip:
-    last = (
-        await session.exec(select(AuditRecord).order_by(col(AuditRecord.seq).desc()).limit(1))
-    ).first()
-    return (0, GENESIS) if last is None else (last.seq or 0, last.hash)
+    last = (await session.exec(TIP)).first()
+    return (0, GENESIS) if last is None else (last[0] or 0, last[1])
 
 
 async def append_in(

@@ -17,6 +17,8 @@ from switchboard.audit.verification import verify_sealed
 from switchboard.cli.context import Command
 
 MAX_REASON = 2000
+MAX_SEQ = 2**31 - 1
+"""The largest record number the `seq` column (a 32-bit integer on PostgreSQL) holds."""
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -72,10 +74,14 @@ def parse_expect(text: str | None) -> tuple[int, str] | None:
     if text is None:
         return None
     seq, _, record_hash = text.strip().partition(":")
-    if not seq.isdecimal() or not re.fullmatch(r"[0-9a-f]{64}", record_hash):
+    if (
+        not re.fullmatch(r"[1-9][0-9]{0,17}", seq)
+        or int(seq) > MAX_SEQ
+        or not re.fullmatch(r"[0-9a-f]{64}", record_hash)
+    ):
         raise RegistryError(
-            f"--expect {text!r} is not RECORD:HASH, a record number and its 64 hex digits as "
-            "`audit verify` prints them"
+            f"--expect {text!r} is not RECORD:HASH, a record number (1 to {MAX_SEQ}) and its "
+            "64 hex digits as `audit verify` prints them"
         )
     return int(seq), record_hash
 

@@ -147,6 +147,10 @@ def test_audit_verify_names_the_seal_and_reseal_accepts_a_loss(
         capsys, "audit", "verify", "--expect", expect
     )
     assert "is not RECORD:HASH" in fails(capsys, "audit", "verify", "--expect", "1:abc")
+    for seq in ("0", "2147483648", "9" * 40):
+        assert "is not RECORD:HASH" in fails(
+            capsys, "audit", "verify", "--expect", f"{seq}:{'0' * 64}"
+        )
     assert "record 7, which you kept, is missing" in fails(
         capsys, "audit", "verify", "--expect", "7:" + "0" * 64
     )
