@@ -37,7 +37,7 @@ from toolhost.ratelimit import CallLimits
 from toolhost.relayed import as_own
 from toolhost.routing import SandboxRouter
 from toolhost.telemetry import CallObservation, Telemetry
-from toolhost.validation import SchemaChecks
+from toolhost.validation import SchemaChecks, UnusableSchemaError
 
 logger = logging.getLogger(__name__)
 
@@ -149,7 +149,11 @@ class CallPath:
         arguments: dict[str, Any],
         observation: CallObservation,
     ) -> Outcome:
-        problem = self.checks.problem(tool.wire.get("inputSchema"), arguments)
+        try:
+            problem = self.checks.problem(tool.wire.get("inputSchema"), arguments)
+        except UnusableSchemaError as exc:
+            message = f"{tool.name} cannot be called: its input schema is unusable: {exc}"
+            return Outcome(error_result(message), "error", "SchemaError")
         if problem is not None:
             message = f"Invalid arguments for tool {tool.name}: {problem}"
             return Outcome(error_result(message), "invalid_arguments", "ValidationError")
@@ -191,7 +195,11 @@ class CallPath:
                     f"{tool.name} declares an output schema but returned no structured content"
                 )
                 return Outcome(error_result(message), "error", "OutputSchemaError")
-            problem = self.checks.problem(schema, result.structured_content)
+            try:
+                problem = self.checks.problem(schema, result.structured_content)
+            except UnusableSchemaError as exc:
+                message = f"{tool.name}'s output schema is unusable: {exc}"
+                return Outcome(error_result(message), "error", "SchemaError")
             if problem is not None:
                 message = f"{tool.name} returned output that does not match its schema: {problem}"
                 return Outcome(error_result(message), "error", "OutputSchemaError")

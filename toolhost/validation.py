@@ -8,6 +8,10 @@ is checked by `jsonschema` alone.
 
 Validators are compiled once per schema object and kept: a version's schemas never change, and
 the call path hands in the same cached dictionaries every time.
+
+A `$ref` resolves only inside the schema. Both libraries would otherwise fetch any other URI,
+`http://` or `file://`, from the gateway itself, blocking its event loop and reading what only
+sandboxes may reach (a `file://` schema's content even shows up in the error message).
 """
 
 from __future__ import annotations
@@ -18,8 +22,23 @@ from typing import Any
 import jsonschema_rs
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
+from referencing import Registry
+from referencing.exceptions import Unresolvable
 
 _CACHE_LIMIT = 4096
+
+
+class UnusableSchemaError(ValueError):
+    """The schema itself cannot be checked against (it refers outside itself); no instance
+    can pass it."""
+
+
+def _refuse(uri: str) -> Any:
+    raise LookupError(f"{uri} is outside the schema; Switchboard does not fetch schemas")
+
+
+_LOCAL_ONLY: Registry[Any] = Registry()
+"""Retrieves nothing (without a registry, `jsonschema` would fetch any URI)."""
 
 
 @dataclass(frozen=True)
@@ -34,13 +53,22 @@ class SchemaChecks:
         self._validators: dict[int, _Validators] = {}
 
     def problem(self, schema: dict[str, Any] | None, instance: Any) -> str | None:
-        """`None` when `instance` satisfies `schema`, else the most relevant violation."""
+        """`None` when `instance` satisfies `schema`, else the most relevant violation.
+
+        Raises `UnusableSchemaError` for a schema with a `$ref` that does not resolve inside it.
+        """
         if not schema:
             return None
         validators = self._compiled(schema)
         if validators.fast is not None and validators.fast.is_valid(instance):
             return None
-        error = best_match(validators.explaining.iter_errors(instance))
+        try:
+            error = best_match(validators.explaining.iter_errors(instance))
+        except Unresolvable as exc:
+            raise UnusableSchemaError(
+                f"its $ref {exc.ref!r} points outside the schema, and Switchboard resolves "
+                "references only inside it"
+            ) from None
         if error is not None:
             where = error.json_path if error.path else "$"
             return f"{where}: {error.message}"
@@ -60,11 +88,11 @@ class SchemaChecks:
             self._validators.clear()
         try:
             fast: jsonschema_rs.Draft202012Validator | None = jsonschema_rs.Draft202012Validator(
-                schema
+                schema, retriever=_refuse
             )
         except (jsonschema_rs.ValidationError, ValueError):
             fast = None
         entry = self._validators[id(schema)] = _Validators(
-            schema, fast, Draft202012Validator(schema)
+            schema, fast, Draft202012Validator(schema, registry=_LOCAL_ONLY)
         )
         return entry

@@ -2,7 +2,14 @@
 
 from __future__ import annotations
 
-from toolhost.validation import SchemaChecks
+import io
+import json
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from toolhost.validation import SchemaChecks, UnusableSchemaError
 
 SCHEMA = {
     "type": "object",
@@ -36,3 +43,40 @@ def test_a_pattern_only_python_understands_is_still_checked() -> None:
 def test_no_schema_accepts_anything() -> None:
     assert SchemaChecks().problem(None, {"anything": [1, 2]}) is None
     assert SchemaChecks().problem({}, 3) is None
+
+
+def test_a_reference_inside_the_schema_resolves() -> None:
+    schema = {
+        "type": "object",
+        "$defs": {"count": {"type": "integer"}},
+        "properties": {"n": {"$ref": "#/$defs/count"}},
+    }
+    checks = SchemaChecks()
+    assert checks.problem(schema, {"n": 3}) is None
+    assert checks.problem(schema, {"n": "three"}) == "$.n: 'three' is not of type 'integer'"
+
+
+@pytest.mark.parametrize("scheme", ["http", "file"])
+def test_a_reference_outside_the_schema_is_never_fetched(
+    scheme: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A `file://` schema's content would otherwise be read by the gateway and show up in the
+    error; an `http://` one would be fetched from the gateway's own network, blocking it."""
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps({"enum": ["TOPSECRET-VALUE"]}))
+    fetched: list[str] = []
+    monkeypatch.setattr(
+        urllib.request, "urlopen", lambda url, *a, **k: fetched.append(str(url)) or io.BytesIO()
+    )
+    ref = secret.as_uri() if scheme == "file" else "http://127.0.0.1:9/secret.json"
+    schema = {"type": "object", "properties": {"guess": {"$ref": ref}}}
+    checks = SchemaChecks()
+    with pytest.raises(UnusableSchemaError) as raised:
+        checks.problem(schema, {"guess": "x"})
+    assert str(raised.value) == (
+        f"its $ref {ref!r} points outside the schema, and Switchboard resolves references "
+        "only inside it"
+    )
+    assert "TOPSECRET" not in str(raised.value)
+    assert fetched == []
+    assert checks.problem(schema, {}) is None
