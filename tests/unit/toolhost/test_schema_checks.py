@@ -65,9 +65,12 @@ def test_a_reference_outside_the_schema_is_never_fetched(
     secret = tmp_path / "secret.json"
     secret.write_text(json.dumps({"enum": ["TOPSECRET-VALUE"]}))
     fetched: list[str] = []
-    monkeypatch.setattr(
-        urllib.request, "urlopen", lambda url, *a, **k: fetched.append(str(url)) or io.BytesIO()
-    )
+
+    def urlopen(url: object, *args: object, **kwargs: object) -> io.BytesIO:
+        fetched.append(str(url))
+        return io.BytesIO(secret.read_bytes())
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
     ref = secret.as_uri() if scheme == "file" else "http://127.0.0.1:9/secret.json"
     schema = {"type": "object", "properties": {"guess": {"$ref": ref}}}
     checks = SchemaChecks()
