@@ -24,6 +24,9 @@ from sandboxes.removal import remove_container
 from sandboxes.stdio import AttachedLog, AttachedStdio, BoundedLog, StdioSocket, socket_transport
 from sandboxes.stdio_listener import SocketDirectory, StdioListener
 
+CANCEL_GRACE = 2.0
+"""Seconds a server has, after one of its calls is cancelled, to answer a `ping`."""
+
 
 @dataclass(frozen=True)
 class SandboxSpec:
@@ -58,6 +61,7 @@ class Sandbox(PeerRelay):
         self._done = anyio.Event()
         self._scope = anyio.CancelScope()
         self._direct: DirectCalls | None = None
+        self._settling: anyio.Event | None = None
         self.attached_log: AttachedLog | None = None
         """The server's stderr, when its stdin and stdout are a socket of their own."""
 
@@ -118,24 +122,54 @@ class Sandbox(PeerRelay):
         `progress` receives the server's progress notifications for this call; `meta` goes
         with the request (e.g. the log level the caller opted in to).
         """
-        with anyio.move_on_after(timeout):
-            stamp = self._stamp()
-            if stamp is not None and self._direct is not None:
-                done = await self._call_direct(
-                    self._direct, stamp, name, arguments, progress=progress, meta=meta
+        try:
+            with anyio.move_on_after(timeout):
+                stamp = self._stamp()
+                if stamp is not None and self._direct is not None:
+                    done = await self._call_direct(
+                        self._direct, stamp, name, arguments, progress=progress, meta=meta
+                    )
+                    if done is not None:
+                        return done
+                result: types.CallToolResult = await self._request(
+                    lambda c: c.call_tool(name, arguments, progress_callback=progress, meta=meta),
+                    f"tools/call {name}",
                 )
-                if done is not None:
-                    return done
-            result: types.CallToolResult = await self._request(
-                lambda c: c.call_tool(name, arguments, progress_callback=progress, meta=meta),
-                f"tools/call {name}",
-            )
-            return result
+                return result
+        except anyio.get_cancelled_exc_class():
+            with anyio.CancelScope(shield=True):
+                await self._settle()
+            raise
         self.broken = True
         raise SandboxTimeoutError(
             f"{self.spec.name}: tool {name!r} did not answer within {timeout:g} s; "
             "the call was cancelled and the server will be replaced"
         )
+
+    async def settled(self) -> None:
+        """Returns once no cancelled call's aftermath is being checked (`_settle`), so a new
+        call never waits on a server that is still busy with the cancelled one."""
+        if self._settling is not None:
+            await self._settling.wait()
+
+    async def _settle(self) -> None:
+        """After a cancelled call. A server may go on with it regardless (a tool that blocks
+        its event loop ignores `notifications/cancelled`), and then answers nothing else
+        either: one that does not answer a `ping` within `CANCEL_GRACE` is marked broken, and
+        its lease gets a new sandbox before the next call."""
+        if self.broken or self._settling is not None:
+            return
+        settling = self._settling = anyio.Event()
+        try:
+            with anyio.move_on_after(CANCEL_GRACE):
+                await self._request(lambda c: c.send_ping(), "ping")
+                return
+            self.broken = True
+        except Exception:
+            self.broken = True
+        finally:
+            self._settling = None
+            settling.set()
 
     async def _call_direct(
         self,

@@ -128,6 +128,10 @@ class CallPath:
                 observation.outcome("rejected", type(exc).__name__)
                 await self._audit(principal, hosted, own_name, arguments, started, exc)
                 raise
+            except anyio.get_cancelled_exc_class():
+                cancelled = Outcome(error_result("the call was cancelled"), "cancelled")
+                await self._audit(principal, hosted, own_name, arguments, started, cancelled)
+                raise
             except Exception as exc:
                 logger.exception("tools/call %s failed unexpectedly", tool.name)
                 done = Outcome(
@@ -203,7 +207,7 @@ class CallPath:
             if problem is not None:
                 message = f"{tool.name} returned output that does not match its schema: {problem}"
                 return Outcome(error_result(message), "error", "OutputSchemaError")
-        size = len(result.model_dump_json(by_alias=True, exclude_none=True))
+        size = len(result.model_dump_json(by_alias=True, exclude_none=True).encode())
         if size > self.max_result_bytes:
             message = (
                 f"{tool.name} returned {size} bytes, more than the {self.max_result_bytes} "

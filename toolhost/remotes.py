@@ -167,6 +167,9 @@ class RemoteServer(PeerRelay):
         else:
             await super()._notified(message)
 
+    async def settled(self) -> None:
+        """A remote serves each HTTP request on its own: a cancelled call holds up no other."""
+
     async def list_tools(self) -> list[types.Tool]:
         tools: list[types.Tool] = []
         cursor: str | None = None

@@ -108,6 +108,8 @@ class SandboxRouter:
             raise QuarantinedError(quarantine_message(hosted))
         key = (hosted.version_id, owner)
         lease, started = self._leases.get(key), False
+        if lease is not None:
+            await lease.sandbox.settled()
         if lease is None or lease.sandbox.broken:
             lock = self._locks.setdefault(key, anyio.Lock())
             async with lock:

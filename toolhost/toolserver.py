@@ -22,6 +22,10 @@ class ToolServer(Protocol):
     def broken(self) -> bool:
         """True once the server should take no more calls; its lease is then replaced."""
 
+    async def settled(self) -> None:
+        """Returns once the server is known to be fit for another call (after a cancelled one,
+        it may not be: then `broken` is true on return)."""
+
     async def list_tools(self) -> list[types.Tool]: ...
 
     async def call_tool(

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio
 import httpx2
 import mcp_types as types
 import pytest
@@ -106,6 +107,41 @@ async def test_a_hanging_and_a_crashing_server_get_error_results(hosted: HostedF
             ("hostile.spin", "error", "SandboxTimeoutError"),
             ("hostile.exit_now", "error", "SandboxCrashedError"),
             ("hostile.echo", "ok", None),
+        ]
+
+
+async def test_a_cancelled_call_is_audited_and_its_busy_server_replaced(
+    hosted: HostedFactory,
+) -> None:
+    """`spin` ignores the cancellation and keeps its server's event loop busy: the next call
+    must not wait on that server (and time out) but get a new one."""
+    async with hosted() as world, connected(world) as client:
+        with anyio.move_on_after(1) as gave_up:
+            await client.call_tool("hostile.spin", {})
+        assert gave_up.cancelled_caught
+        echoed = await client.call_tool("hostile.echo", {"text": "next"})
+        assert not echoed.is_error, text_of(echoed)
+        with anyio.fail_after(10):
+            while len(records := await tool_calls(world)) < 2:
+                await anyio.sleep(0.1)
+        assert sorted((r.target, r.outcome, r.detail.get("error_class")) for r in records) == [
+            ("hostile.echo", "ok", None),
+            ("hostile.spin", "cancelled", None),
+        ]
+
+
+async def test_the_result_size_cap_counts_bytes(hosted: HostedFactory) -> None:
+    """The echo comes back twice (text and structured content): 600 characters make about
+    1,300 bytes in ASCII, and about 2,500 as two-byte `é`s."""
+    async with hosted(max_result_bytes=2000) as world, connected(world) as client:
+        ascii_ = await client.call_tool("hostile.echo", {"text": "e" * 600})
+        assert not ascii_.is_error, text_of(ascii_)
+        accented = await client.call_tool("hostile.echo", {"text": "é" * 600})
+        assert accented.is_error
+        assert "more than the 2000 bytes a result may have" in text_of(accented)
+        assert [r.detail.get("error_class") for r in await tool_calls(world)] == [
+            None,
+            "ResultTooLargeError",
         ]
 
 
