@@ -172,10 +172,9 @@ def _scope_needed(
     """For a `tools/call` of a tool the caller's teams are granted but the token does not
     cover, the scope to ask for (MCP authorization: 403 `insufficient_scope`); else `None`.
 
-    Anything else, malformed bodies included, is the SDK's to answer.
+    Anything else, malformed bodies included, is the SDK's to answer. The body is parsed, never
+    searched for `tools/call`: JSON may spell the method with escapes (`tools\\/call`).
     """
-    if b"tools/call" not in body:
-        return None
     try:
         message = json.loads(body)
     except (ValueError, RecursionError):  # deep nesting raises the latter

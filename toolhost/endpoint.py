@@ -1,7 +1,9 @@
 """`/mcp` as an ASGI app: the SDK's streamable-HTTP session manager behind bearer auth.
 
-`Host` and `Origin` are checked against `SWITCHBOARD_PUBLIC_URL` (and loopback), so a page on
-another site cannot drive a browser's local connection to the endpoint (DNS rebinding).
+`Host` and `Origin` are checked against `SWITCHBOARD_PUBLIC_URL` (and loopback) first
+(`toolhost.origins`), so a page on another site cannot drive a browser's local connection to the
+endpoint (DNS rebinding). The SDK's own check compares them as exact strings, refusing the same
+site written another way (`https://sb.example.com` for `https://sb.example.com:443`): it is off.
 """
 
 from __future__ import annotations
@@ -9,7 +11,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from urllib.parse import urlsplit
 
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
@@ -27,11 +28,11 @@ from switchboard.audit.log import Event
 from switchboard.audit.writer import AuditWriter
 from switchboard.sandboxing import LazyRuntime, lazy_runtime, remote_connector
 from switchboard.services import Services
-from switchboard.settings import Settings
 from toolhost.authentication import RequireBearer
 from toolhost.calls import CallPath
 from toolhost.hosted import HostedVersion
 from toolhost.notifications import ListChangedNotifier
+from toolhost.origins import CheckOrigin
 from toolhost.replay import RecentEvents, TagSessions
 from toolhost.routing import SandboxRouter, ToolUnavailableError
 from toolhost.server import build_server
@@ -41,17 +42,8 @@ SYSTEM_ACTOR = "switchboard"
 """Who the audit log and review history name for what Switchboard does on its own."""
 logger = logging.getLogger(__name__)
 
-LOOPBACK_HOSTS = ("127.0.0.1:*", "localhost:*", "[::1]:*")
-LOOPBACK_ORIGINS = ("http://127.0.0.1:*", "http://localhost:*", "http://[::1]:*")
-
-
-def transport_security(settings: Settings) -> TransportSecuritySettings:
-    public = urlsplit(settings.effective_public_url)
-    return TransportSecuritySettings(
-        enable_dns_rebinding_protection=True,
-        allowed_hosts=[public.netloc, *LOOPBACK_HOSTS],
-        allowed_origins=[f"{public.scheme}://{public.netloc}", *LOOPBACK_ORIGINS],
-    )
+CHECKED_BEFORE = TransportSecuritySettings(enable_dns_rebinding_protection=False)
+"""`Host` and `Origin` are `CheckOrigin`'s; the SDK still checks the `Content-Type`."""
 
 
 class Toolhost:
@@ -81,13 +73,16 @@ class Toolhost:
         self.manager = StreamableHTTPSessionManager(
             app=build_server(services, self.calls, self.notifier),
             event_store=events,
-            security_settings=transport_security(settings),
+            security_settings=CHECKED_BEFORE,
             max_request_body_size=settings.max_request_bytes,
         )
         sessions: ASGIApp = StreamableHTTPASGIApp(self.manager)
-        self.unauthenticated = sessions if events is None else TagSessions(sessions)
+        if events is not None:
+            sessions = TagSessions(sessions)
+        public_url = settings.effective_public_url
+        self.unauthenticated = CheckOrigin(sessions, public_url)
         """For the loopback test listener only (`toolhost/test_listener.py`)."""
-        self.app = RequireBearer(self.unauthenticated)
+        self.app = CheckOrigin(RequireBearer(sessions), public_url)
 
     @asynccontextmanager
     async def running(self) -> AsyncIterator[None]:

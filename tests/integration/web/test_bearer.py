@@ -179,11 +179,31 @@ async def test_calling_a_granted_tool_beyond_the_token_gets_403_naming_its_scope
     token = await user_with_token(services, "erin", Role.developer, ["tools:other"])
     headers = {**ACCEPT, "Authorization": f"Bearer {token}"}
     body = {"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "api.list"}}
-    response = await anonymous.post("/mcp", json=body, headers=headers)
-    assert response.status_code == 403
-    challenge = response.headers["WWW-Authenticate"]
-    assert 'error="insufficient_scope"' in challenge
-    assert 'scope="read"' in challenge
+    plain = json.dumps(body)
+    escaped = plain.replace("tools/call", "tools\\/call")
+    for content in (plain, escaped):
+        response = await anonymous.post(
+            "/mcp", content=content, headers={**headers, "Content-Type": "application/json"}
+        )
+        assert response.status_code == 403, content
+        challenge = response.headers["WWW-Authenticate"]
+        assert 'error="insufficient_scope"' in challenge
+        assert 'scope="read"' in challenge
+
+
+async def test_a_foreign_origin_is_refused_before_any_token_is_looked_at(
+    app: Starlette, anonymous: httpx.AsyncClient
+) -> None:
+    """The transport spec: an invalid `Origin` gets 403, whatever the credentials."""
+    for origin in ("https://evil.example", "null"):
+        response = await anonymous.post("/mcp", json=PING, headers={**ACCEPT, "Origin": origin})
+        assert response.status_code == 403
+        assert "WWW-Authenticate" not in response.headers
+        assert repr(origin) in response.json()["error"]
+    same_site = await anonymous.post(
+        "/mcp", json=PING, headers={**ACCEPT, "Origin": "http://LOCALHOST:3000"}
+    )
+    assert same_site.status_code == 401, "loopback pages pass on to authentication"
 
 
 async def test_an_oversized_body_gets_413(app: Starlette, anonymous: httpx.AsyncClient) -> None:
