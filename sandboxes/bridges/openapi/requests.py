@@ -3,9 +3,9 @@
 Parameters are serialised as OpenAPI 3.1 says for their `style` and `explode` (path: `simple`,
 `label`, `matrix`; query: `form`, `spaceDelimited`, `pipeDelimited`, `deepObject`; header:
 `simple`; cookie: `form`), values percent-encoded so that no argument can add a path segment,
-a query parameter or a header line. A parameter given as `content` is sent as its JSON text.
-The body is JSON, form-encoded or multipart as its `contentType` says, else sent as text.
-Standard library only.
+a query parameter or a header line, and refused where they would make a `.` or `..` segment.
+A parameter given as `content` is sent as its JSON text. The body is JSON, form-encoded or
+multipart as its `contentType` says, else sent as text. Standard library only.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ _FORBIDDEN_HEADERS = frozenset(
 )
 """Headers an argument never sets: credentials come from secrets, framing from the bridge."""
 _TEMPLATE = re.compile(r"\{([^{}]+)\}")
+_SEGMENT_END = re.compile(r"/(?![^{}]*\})")
+"""A `/` between path segments, not one inside a `{name}`: values never hold a `/` of their own."""
 _HEADER_VALUE = re.compile(r"^[\x20-\x7e\t]*$")
 
 
@@ -129,13 +131,27 @@ def _base_url(binding: dict[str, Any]) -> str:
 
 
 def _expand(template: str, values: dict[str, str]) -> str:
+    """`template` with its parameters' values, segment by segment. A value that makes a segment
+    `.` or `..` is refused rather than sent as `%2E`: the client resolves dot segments
+    (`/a/../b` is `/b`), and servers that decode `%2E` first do too, calling another path."""
+
     def value(match: re.Match[str]) -> str:
         name = match.group(1)
         if name not in values:
             raise BindingError(f"path parameter `{name}` is required")
         return values[name]
 
-    return _TEMPLATE.sub(value, template)
+    segments = []
+    for segment in _SEGMENT_END.split(template):
+        expanded = _TEMPLATE.sub(value, segment)
+        if expanded in {".", ".."} and expanded != segment:
+            names = " and ".join(f"`{name}`" for name in _TEMPLATE.findall(segment))
+            raise BindingError(
+                f"path parameter {names} cannot make the path segment `{expanded}`, which "
+                f"would call another path than `{template}`; pass a value other than `.` or `..`"
+            )
+        segments.append(expanded)
+    return "/".join(segments)
 
 
 def _scalar(value: Any) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import re
 from typing import Any
 
 import pytest
@@ -124,6 +125,31 @@ def test_missing_path_parameter_and_server_are_named() -> None:
         build_request(binding("/items/{id}", parameters=[param("id", "path")]), {}, Placement())
     with pytest.raises(BindingError, match="--base-url"):
         build_request(binding(baseUrl=None), {}, Placement())
+
+
+@pytest.mark.parametrize(
+    ("path", "style", "arguments", "segment"),
+    [
+        ("/items/{a}/x", None, {"a": ".."}, ".."),
+        ("/items/{a}/x", None, {"a": "."}, "."),
+        ("/items/{a}", None, {"a": ["."]}, "."),
+        ("/items/{a}", "label", {"a": "."}, ".."),
+        ("/items/{a}", "label", {"a": ""}, "."),
+        ("/items/{a}{b}/x", None, {"a": ".", "b": "."}, ".."),
+    ],
+)
+def test_path_values_never_make_dot_segments(
+    path: str, style: str | None, arguments: dict[str, Any], segment: str
+) -> None:
+    extra = {"style": style} if style else {}
+    parameters = [param(name, "path", **extra) for name in arguments]
+    with pytest.raises(BindingError, match=f"cannot make the path segment `{re.escape(segment)}`"):
+        build_request(binding(path, parameters=parameters), arguments, Placement())
+
+
+def test_dots_inside_a_path_value_are_sent() -> None:
+    assert url_for(param("id", "path"), "...", "/items/{id}") == "/items/..."
+    assert url_for(param("id", "path"), "v1.2", "/items/{id}") == "/items/v1.2"
 
 
 def test_json_body_and_credentials_placement() -> None:

@@ -154,7 +154,7 @@ def odd_tool(name: str, path: str, **extra: Any) -> BridgeTool:
     definition: dict[str, Any] = {"name": name, "inputSchema": {"type": "object"}}
     if extra.pop("output", False):
         definition["outputSchema"] = {"type": "object"}
-    binding = {"method": "GET", "path": path, "parameters": [], "body": None}
+    binding: dict[str, Any] = {"method": "GET", "path": path, "parameters": [], "body": None}
     binding |= {"baseUrl": "http://odd.example.com"} | extra
     return BridgeTool(definition, binding, [["key"]])
 
@@ -253,6 +253,49 @@ async def test_oversized_non_json_and_wrapped_answers() -> None:
         "HTTP 302 Found from GET /redirect to http://elsewhere.example.com/ "
         "(redirects are not followed)"
     )
+
+
+MEMBERS = BridgeConfig(
+    server="com.example/projects",
+    tools=(
+        odd_tool(
+            "removeMember",
+            "/projects/{project}/members/{member}",
+            method="DELETE",
+            parameters=[
+                {"name": name, "in": "path", "property": name} for name in ("project", "member")
+            ],
+            baseUrl="https://api.example.com/v1",
+        ),
+    ),
+    schemes=ODD.schemes,
+    timeout=0.5,
+)
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        {"project": "..", "member": "admin"},
+        {"project": "..", "member": ".."},
+        {"project": "p", "member": "."},
+    ],
+)
+async def test_path_arguments_never_call_another_path(arguments: dict[str, str]) -> None:
+    sent: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request)
+        return httpx.Response(204)
+
+    http = http_client(MEMBERS, httpx.MockTransport(answer))
+    async with http, Client(build_server(Bridge(MEMBERS, {"key": SECRET}, http))) as client:
+        refused = await client.call_tool("removeMember", arguments)
+        dotted = await client.call_tool("removeMember", {"project": "p.1", "member": "..."})
+    assert refused.is_error
+    assert "cannot make the path segment" in text(refused)
+    assert not dotted.is_error, text(dotted)
+    assert [request.url.raw_path for request in sent] == [b"/v1/projects/p.1/members/..."]
 
 
 def test_config_round_trips_deterministically() -> None:
