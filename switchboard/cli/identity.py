@@ -47,8 +47,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     )
     create.set_defaults(handler=create_user_command)
     verbs.add_parser("list", help="every account").set_defaults(handler=list_users_command)
-    for verb, disabled in (("disable", True), ("enable", False)):
-        toggle = verbs.add_parser(verb, help=f"{verb} an account (sessions and tokens stop)")
+    for verb, disabled, what in (
+        ("disable", True, "disable an account (its sessions and tokens stop working)"),
+        ("enable", False, "re-enable an account (its unexpired sessions and tokens work again)"),
+    ):
+        toggle = verbs.add_parser(verb, help=what)
         toggle.add_argument("name")
         toggle.set_defaults(handler=toggle_user_command, disabled=disabled)
     password = verbs.add_parser("password", help="set a new password (read from stdin)")

@@ -66,6 +66,15 @@ def test_teams_and_visible_tools(cli_env: Settings, capsys: pytest.CaptureFixtur
     assert "does not exist" in fails(capsys, "publish", TIME, "--no-discover", "--team", "nobody")
 
 
+def test_user_help_says_what_disable_and_enable_do(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as caught:
+        main(["user", "--help"])
+    assert caught.value.code == 0
+    listing = " ".join(capsys.readouterr().out.split())
+    assert "disable an account (its sessions and tokens stop working)" in listing
+    assert "re-enable an account (its unexpired sessions and tokens work again)" in listing
+
+
 def test_invalid_manifest_names_file_and_pointer(
     cli_env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
