@@ -6,11 +6,12 @@ import argparse
 import json
 import re
 import sys
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlmodel import col, select
 
 from registry.errors import RegistryError
+from switchboard.audit.log import as_utc
 from switchboard.audit.models import AuditRecord
 from switchboard.audit.seals import describe, reseal
 from switchboard.audit.verification import verify_sealed
@@ -43,7 +44,9 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     reseal.add_argument("--reason", required=True, help="what was found; kept in the log")
     reseal.set_defaults(handler=reseal_command)
     export = verbs.add_parser("export", help="write records as JSON Lines to standard output")
-    export.add_argument("--since", help="only records at or after this ISO 8601 time")
+    export.add_argument(
+        "--since", help="only records at or after this ISO 8601 time (UTC unless it has an offset)"
+    )
     export.set_defaults(handler=export_command)
 
 
@@ -119,15 +122,21 @@ async def reseal_command(cmd: Command) -> None:
 
 
 def parse_since(text: str | None) -> datetime | None:
+    """The instant in UTC, a time without an offset being UTC: SQLite compares the stored UTC
+    times as text, so an offset left on the value would move the cut by that many hours."""
     if text is None:
         return None
     try:
-        moment = datetime.fromisoformat(text)
+        return as_utc(datetime.fromisoformat(text))
     except ValueError:
         raise RegistryError(
-            f"--since {text!r} is not an ISO 8601 time such as 2026-12-01"
+            f"--since {text!r} is not an ISO 8601 time such as 2026-12-01 or 2026-12-01T09:30+02:00"
         ) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except OverflowError:
+        raise RegistryError(
+            f"--since {text!r} falls outside the years 1 to 9999 once converted to UTC; "
+            "give a time within them"
+        ) from None
 
 
 async def export_command(cmd: Command) -> None:
