@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 from sqlmodel import select
@@ -25,7 +24,7 @@ from registry.models import (
     pk,
 )
 from registry.openapi import OpenAPIImport, load_openapi, tools_from_openapi
-from registry.openapi.servers import egress_entry
+from registry.openapi.servers import egress_entry, url_refusal
 from registry.policy import Policy
 from registry.tooldefs import ToolDefinition, definitions_digest
 
@@ -229,11 +228,43 @@ async def import_openapi(
         else t.model_copy(update={"binding": {**t.binding, "baseUrl": base}})
         for t in imported.tools
     ]
-    hosts = {egress_entry(base): base_at}
+    return await publish_openapi(
+        session,
+        name=name,
+        version=version or imported.version,
+        description=_one_line_summary(document.get("info", {}), imported.title),
+        document=document,
+        policy=Policy(
+            egress=_egress(_called_urls(base, base_at, tools), source),
+            secrets=sorted(imported.security_schemes),
+        ),
+        tools=tools,
+        team=team,
+        actor=actor,
+        slug=slug,
+    )
+
+
+def _called_urls(base: str, base_at: str, tools: list[ToolDefinition]) -> dict[str, str]:
+    """Every URL the tools call, each with where it came from (for error messages)."""
+    urls = {base: base_at}
     for tool in tools:
         for url in (tool.binding or {}).get("servers", []):
-            hosts.setdefault(egress_entry(url), f"servers of operation {tool.name}")
+            urls.setdefault(url, f"servers of operation {tool.name}")
+    return urls
+
+
+def _egress(urls: dict[str, str], source: str) -> list[str]:
+    """The egress entries `urls` need; a URL no sandbox can reach is a problem where it came
+    from."""
+    hosts: dict[str, str] = {}
     problems = []
+    for url, where in urls.items():
+        refusal = url_refusal(url)
+        if refusal is None:
+            hosts.setdefault(egress_entry(url), where)
+        else:
+            problems.append(Problem(where, f"server URL {url!r} {refusal}"))
     for host, where in hosts.items():
         try:
             Policy(egress=[host])
@@ -248,26 +279,15 @@ async def import_openapi(
             )
     if problems:
         raise InvalidDocumentError(source, problems)
-    return await publish_openapi(
-        session,
-        name=name,
-        version=version or imported.version,
-        description=_one_line_summary(document.get("info", {}), imported.title),
-        document=document,
-        policy=Policy(egress=sorted(hosts), secrets=sorted(imported.security_schemes)),
-        tools=tools,
-        team=team,
-        actor=actor,
-        slug=slug,
-    )
+    return sorted(hosts)
 
 
 def _base_url(imported: OpenAPIImport, source: str, override: str | None) -> tuple[str, str]:
     """The URL calls go to, and where it came from (for error messages)."""
     if override is not None:
-        parts = urlsplit(override)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise RegistryError(f"--base-url {override!r} is not an absolute http(s) URL")
+        refusal = url_refusal(override)
+        if refusal is not None:
+            raise RegistryError(f"--base-url {override!r} {refusal}")
         return override.rstrip("/"), "--base-url"
     if not imported.servers:
         raise InvalidDocumentError(

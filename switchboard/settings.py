@@ -70,6 +70,13 @@ class Settings(BaseSettings):
     sandbox_idle_seconds: float = Field(
         default=600, gt=0, description="A pool unused this long stops its warm sandboxes."
     )
+    sandbox_leases_per_caller: int = Field(
+        default=32,
+        ge=1,
+        description="Sandboxes (and remote connections) one caller may hold at once, across "
+        "their MCP sessions and server versions; a call that would start another gets an "
+        "error result until some end or stop idle.",
+    )
     sandbox_max_lifetime_seconds: float = Field(
         default=3600,
         gt=0,

@@ -21,7 +21,9 @@ from typing import Any
 import anyio
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
+from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from mcp.shared.exceptions import MCPError
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 
 from registry.visibility import IndexedTool
 from sandboxes.errors import SandboxError
@@ -35,7 +37,7 @@ from toolhost.naming import Naming
 from toolhost.peer import CallerPeer
 from toolhost.ratelimit import CallLimits
 from toolhost.relayed import as_own
-from toolhost.routing import SandboxRouter
+from toolhost.routing import LeaseOwner, SandboxRouter
 from toolhost.telemetry import CallObservation, Telemetry
 from toolhost.validation import SchemaChecks, UnusableSchemaError
 
@@ -79,8 +81,8 @@ class CallPath:
         self.checks = SchemaChecks()
         self._hosted: dict[int, HostedVersion] = {}
         self._revision = -1
-        self.log_levels: dict[str, str] = {}
-        """Lease owner -> the level a handshake-era session set with `logging/setLevel`."""
+        self.log_levels: dict[LeaseOwner, str] = {}
+        """The level each handshake-era session set with `logging/setLevel`, until it ends."""
 
     async def hosted(self, version_id: int, revision: int) -> HostedVersion:
         """The version as of catalogue `revision` (the caller's): a newer revision empties the
@@ -289,13 +291,27 @@ class CallPath:
             ) from exc
 
 
-def lease_owner(ctx: ServerRequestContext[Services]) -> str:
-    """Whose sandbox serves this request: the MCP session's (handshake era), else the caller's."""
+def lease_owner(ctx: ServerRequestContext[Services]) -> LeaseOwner:
+    """Whose sandbox serves this request: the caller's handshake-era session's, else the
+    caller's own."""
     request = ctx.request
     if request is None:
         raise MCPError(types.INTERNAL_ERROR, "the toolhost serves HTTP requests only")
-    principal = principal_of(request.scope)
-    return f"{principal.username}/{request.headers.get('mcp-session-id') or '-'}"
+    return LeaseOwner(principal_of(request.scope).username, handshake_session(ctx))
+
+
+def handshake_session(ctx: ServerRequestContext[Services]) -> str | None:
+    """The handshake-era (2025-06-18, 2025-11-25) MCP session this request came on, if any.
+
+    Only there has the SDK's session manager matched `Mcp-Session-Id` to a session the same
+    credential opened (it answers any other value 404 before a handler runs). A 2026-07-28
+    request has no session: its header is whatever the client made up, so it keys nothing.
+    The era is the request's negotiated protocol version, not a header the client chose."""
+    request = ctx.request
+    if request is None or ctx.protocol_version not in HANDSHAKE_PROTOCOL_VERSIONS:
+        return None
+    session_id: str | None = request.headers.get(MCP_SESSION_ID_HEADER)
+    return session_id
 
 
 def _progress_forwarder(ctx: ServerRequestContext[Services]) -> Any:

@@ -61,6 +61,7 @@ class Toolhost:
             self._quarantine,
             remotes=remote_connector(services.settings),
             idle_seconds=services.settings.sandbox_idle_seconds,
+            per_caller=services.settings.sandbox_leases_per_caller,
         )
         self.calls = CallPath(services, self.router, self.audit, telemetry)
         self.notifier = ListChangedNotifier(services)

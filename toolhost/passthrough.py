@@ -27,6 +27,7 @@ from toolhost.hosted import HostedVersion
 from toolhost.naming import Naming
 from toolhost.peer import CallerPeer
 from toolhost.relayed import as_own
+from toolhost.routing import LeaseOwner
 from toolhost.toolserver import ToolServer
 
 Context = ServerRequestContext[Services]
@@ -38,8 +39,12 @@ logger = logging.getLogger(__name__)
 class PassThrough:
     def __init__(self, calls: CallPath) -> None:
         self._calls = calls
-        self._uris: dict[tuple[str, str], int] = {}
-        """(lease owner, resource URI) -> the version that listed it."""
+        self._uris: dict[LeaseOwner, dict[str, int]] = {}
+        """Lease owner -> resource URI -> the version that listed it."""
+
+    def forget(self, owner: LeaseOwner) -> None:
+        """Drop what a session that ended was shown."""
+        self._uris.pop(owner, None)
 
     async def _versions(self, ctx: Context) -> list[HostedVersion]:
         ids = sorted({tool.version_id for tool in usable_tools(_scope(ctx)).values()})
@@ -71,12 +76,12 @@ class PassThrough:
         self, ctx: Context, _params: types.PaginatedRequestParams | None
     ) -> types.ListResourcesResult:
         resources = []
-        owner = lease_owner(ctx)
+        listed = self._uris.setdefault(lease_owner(ctx), {})
         for hosted, result in await self._each(
             ctx, "resources/list", "resources", lambda c: c.list_resources(cache_mode="bypass")
         ):
             for resource in result.resources:
-                self._uris[(owner, str(resource.uri))] = hosted.version_id
+                listed[str(resource.uri)] = hosted.version_id
                 resources.append(resource)
         return types.ListResourcesResult(resources=resources)
 
@@ -143,7 +148,7 @@ class PassThrough:
 
     async def _owner_of(self, ctx: Context, uri: str) -> HostedVersion:
         versions = await self._versions(ctx)
-        listed = self._uris.get((lease_owner(ctx), uri))
+        listed = self._uris.get(lease_owner(ctx), {}).get(uri)
         for hosted in versions:
             if hosted.version_id == listed:
                 return hosted

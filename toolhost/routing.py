@@ -2,8 +2,9 @@
 
 A stdio tool server keeps state per client, so two callers never share one: each MCP session
 (or, on the stateless protocol, each caller) gets its own sandbox from the version's warm pool,
-keeps it while it is in use, and gives it up after `idle_seconds` without calls. Concurrent calls
-on one lease share its single stdio session; JSON-RPC multiplexes them.
+keeps it while it is in use, and gives it up after `idle_seconds` without calls or when its
+session ends. Concurrent calls on one lease share its single stdio session; JSON-RPC
+multiplexes them. One caller holds at most `per_caller` leases at once, across their sessions.
 
 A version with no package but a remote gets a connection to that remote per lease instead
 (`toolhost.remotes`), with its own credentials, never the caller's.
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -47,6 +49,19 @@ class QuarantinedError(ToolUnavailableError):
     """The version's running server no longer matches its review."""
 
 
+class TooManyLeasesError(ToolUnavailableError):
+    """The caller already holds as many sandboxes as one caller may."""
+
+
+@dataclass(frozen=True)
+class LeaseOwner:
+    """Whom a lease serves: a caller, on one of their handshake-era MCP sessions or (without
+    one, as on 2026-07-28) on their own."""
+
+    caller: str
+    session: str | None = None
+
+
 @dataclass(eq=False)
 class Lease:
     sandbox: ToolServer
@@ -63,6 +78,7 @@ class SandboxRouter:
         *,
         remotes: RemoteConnector,
         idle_seconds: float,
+        per_caller: int,
     ) -> None:
         self._runtime_source = runtime
         self._runtime: SandboxRuntime | None = None
@@ -71,9 +87,12 @@ class SandboxRouter:
         self._remotes = remotes
         self._tasks: TaskGroup | None = None
         self._idle_seconds = idle_seconds
+        self._per_caller = per_caller
+        self._held: Counter[str] = Counter()
+        """Caller -> their leases, and those being started (so concurrent starts count)."""
         self._specs: dict[int, SandboxSpec] = {}
-        self._leases: dict[tuple[int, str], Lease] = {}
-        self._locks: dict[tuple[int, str], anyio.Lock] = {}
+        self._leases: dict[tuple[int, LeaseOwner], Lease] = {}
+        self._locks: dict[tuple[int, LeaseOwner], anyio.Lock] = {}
         self._spec_locks: dict[int, anyio.Lock] = {}
         self.quarantined: set[int] = set()
 
@@ -90,6 +109,7 @@ class SandboxRouter:
                     for lease in list(self._leases.values()):
                         await self._release(lease)
                     self._leases.clear()
+                    self._held.clear()
 
     def pool_sizes(self) -> dict[str, int]:
         """Idle warm sandboxes per pool, and leased ones, for the metrics endpoint."""
@@ -100,7 +120,7 @@ class SandboxRouter:
 
     @asynccontextmanager
     async def lease(
-        self, hosted: HostedVersion, owner: str
+        self, hosted: HostedVersion, owner: LeaseOwner
     ) -> AsyncIterator[tuple[ToolServer, bool]]:
         """The sandbox (or remote connection) `owner` uses for `hosted`, and whether this call
         started its lease."""
@@ -117,7 +137,7 @@ class SandboxRouter:
                 if lease is None or lease.sandbox.broken:
                     if lease is not None:
                         await self._drop(key, lease)
-                    lease = Lease(await self._start(hosted))
+                    lease = Lease(await self._start_for(owner.caller, hosted))
                     self._leases[key] = lease
                     started = True
         lease.active += 1
@@ -129,11 +149,33 @@ class SandboxRouter:
             if lease.sandbox.broken and self._leases.get(key) is lease:
                 await self._drop(key, lease)
 
-    async def end_owner(self, owner: str) -> None:
+    async def end_owner(self, owner: LeaseOwner) -> None:
         """Give up every lease of a session that ended (DELETE, or the session expired)."""
         for key, lease in list(self._leases.items()):
             if key[1] == owner:
                 await self._drop(key, lease)
+
+    async def _start_for(self, caller: str, hosted: HostedVersion) -> ToolServer:
+        """`_start`, within the caller's share: without one, a caller opening sessions (or
+        naming made-up ones) could start a sandbox per call and keep each for `idle_seconds`."""
+        held = self._held[caller]
+        if held >= self._per_caller:
+            raise TooManyLeasesError(
+                f"`{caller}` already holds {held} sandboxes, the most one caller may "
+                "(SWITCHBOARD_SANDBOX_LEASES_PER_CALLER); end MCP sessions you no longer use "
+                "(HTTP DELETE), or retry once idle ones stop (SWITCHBOARD_SANDBOX_IDLE_SECONDS)"
+            )
+        self._held[caller] += 1
+        try:
+            return await self._start(hosted)
+        except BaseException:
+            self._give_back(caller)
+            raise
+
+    def _give_back(self, caller: str) -> None:
+        self._held[caller] -= 1
+        if self._held[caller] <= 0:
+            del self._held[caller]
 
     async def _start(self, hosted: HostedVersion) -> ToolServer:
         sandbox: ToolServer
@@ -168,10 +210,11 @@ class SandboxRouter:
                 self._specs[hosted.version_id] = await runtime.spec(launch)
             return self._specs[hosted.version_id]
 
-    async def _drop(self, key: tuple[int, str], lease: Lease) -> None:
+    async def _drop(self, key: tuple[int, LeaseOwner], lease: Lease) -> None:
         if self._leases.get(key) is lease:
             del self._leases[key]
             self._locks.pop(key, None)
+            self._give_back(key[1].caller)
         await self._release(lease)
 
     async def _release(self, lease: Lease) -> None:

@@ -57,7 +57,9 @@ def tools_from_openapi(document: dict[str, Any], source: str) -> OpenAPIImport:
         version=document["info"]["version"],
         description=description if isinstance(description, str) else None,
         servers=servers,
-        egress_hosts=list(dict.fromkeys(hostname(url) for url in servers + operation_servers)),
+        egress_hosts=list(
+            dict.fromkeys(host for url in servers + operation_servers if (host := hostname(url)))
+        ),
         security_schemes=schemes,
         tools=tools,
     )

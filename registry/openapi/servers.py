@@ -11,13 +11,15 @@ from registry.openapi.refs import Location
 from registry.pointers import json_pointer
 
 _VARIABLE = re.compile(r"\{([^{}]*)\}")
+_ABSOLUTE = re.compile(r"^https?://[^/?#]", re.IGNORECASE)
 
 
 def server_urls(servers: Any, at: Location, problems: list[Problem]) -> list[str]:
     """Absolute `http(s)` server URLs with variables set to their defaults, no trailing `/`.
 
     Relative URLs (`/v3`) are left out: they only mean something next to the document's own
-    URL, which a stored document no longer has.
+    URL, which a stored document no longer has. The rest are checked where calls use them
+    (`url_refusal`), so that `--base-url` can stand in for a document's unusable server.
     """
     if not isinstance(servers, list):
         return []
@@ -28,19 +30,39 @@ def server_urls(servers: Any, at: Location, problems: list[Problem]) -> list[str
             problems.append(Problem(json_pointer(where), "expected a Server Object with a `url`"))
             continue
         url = _substitute(server["url"], server.get("variables", {}), where, problems)
-        parts = urlsplit(url)
-        if url and parts.scheme in {"http", "https"} and parts.hostname:
+        if _ABSOLUTE.match(url):
             urls.append(url.rstrip("/"))
     return urls
 
 
+def url_refusal(url: str) -> str | None:
+    """Why calls cannot go to `url`, or None; the reason follows the URL in a message."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "has an invalid host; enclose an IPv6 address in `[` and `]`"
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    if port == 0:
+        return "has an invalid port; use a number from 1 to 65535, or leave it out for the default"
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return "is not an absolute http(s) URL such as `https://api.example.com/v1`"
+    return None
+
+
 def hostname(url: str) -> str:
-    return (urlsplit(url).hostname or "").lower()
+    try:
+        return (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return ""
 
 
 def egress_entry(url: str) -> str:
-    """The egress entry that lets a sandbox reach `url`: its host, plus the port when the URL
-    names one other than its scheme's (an entry without a port allows 80 and 443)."""
+    """The egress entry that lets a sandbox reach `url`, which `url_refusal` accepts: its host,
+    plus the port when the URL names one other than its scheme's (an entry without a port
+    allows 80 and 443)."""
     parts = urlsplit(url)
     host = hostname(url)
     port = parts.port

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
 from registry import publishing, review
 from registry.errors import ConflictError, InvalidDocumentError, RegistryError
 from registry.lookup import get_version, load_tools
 from registry.manifest import ParsedManifest, parse_manifest
-from registry.models import ReviewStatus, Team, User, pk
+from registry.models import ReviewStatus, ServerVersion, Team, User, pk
 from registry.teams import create_team
 from registry.tooldefs import definitions_digest
 from switchboard.services import Services
@@ -26,7 +29,7 @@ async def test_publish_records_a_pending_version(
     assert server.slug == "time"
     assert server.owner_team_id == team.id
     assert stored.id == version.id
-    assert stored.status is ReviewStatus.pending or stored.status == "pending"
+    assert stored.status == ReviewStatus.pending
     assert stored.document == time_manifest.document
     assert stored.policy["memoryMb"] == 128
     assert stored.tools_digest is None  # discovered when the sandbox first lists its tools
@@ -186,3 +189,49 @@ async def test_openapi_loopback_server_is_refused_unless_base_url_given(
             await publishing.import_openapi(
                 session, spec, source="x", name="Not A Name", team=team, actor=alice
             )
+
+
+def ping_spec(*servers: str, operation: list[str] | None = None, version: str = "1.0.0") -> bytes:
+    """A one-operation document; `operation` gives the operation servers of its own."""
+    get: dict[str, Any] = {"operationId": "ping", "responses": {"204": {"description": "done"}}}
+    if operation is not None:
+        get["servers"] = [{"url": url} for url in operation]
+    document = {
+        "openapi": "3.1.0",
+        "info": {"title": "Ping", "version": version},
+        "servers": [{"url": url} for url in servers],
+        "paths": {"/ping": {"get": get}},
+    }
+    return json.dumps(document).encode()
+
+
+async def import_ping(
+    services: Services, people: tuple[Team, User], spec: bytes, **options: str
+) -> ServerVersion:
+    team, alice = people
+    async with services.transaction() as session:
+        return await publishing.import_openapi(
+            session, spec, source="ping.json", name="ping", team=team, actor=alice, **options
+        )
+
+
+@pytest.mark.parametrize("port", ["99999", "abc", "0", "-1"])
+async def test_openapi_import_refuses_an_invalid_port(
+    services: Services, people: tuple[Team, User], port: str
+) -> None:
+    before = await count_rows(services)
+    url = f"https://api.example.com:{port}/v1"
+    with pytest.raises(RegistryError) as refused:
+        await import_ping(services, people, ping_spec(), base_url=url)
+    assert refused.value.status_code == 400
+    assert str(refused.value).startswith(f"--base-url {url!r} has an invalid port")
+    for spec, pointer in [
+        (ping_spec(url), "/servers/0/url"),
+        (ping_spec("https://api.example.com", operation=[url]), "servers of operation ping"),
+    ]:
+        with pytest.raises(InvalidDocumentError) as caught:
+            await import_ping(services, people, spec)
+        assert [(p.pointer, p.message.split(" has ")[0]) for p in caught.value.problems] == [
+            (pointer, f"server URL {url!r}")
+        ]
+    assert await count_rows(services) == before
