@@ -62,11 +62,19 @@ class Event:
 
 
 def record_hash(record: AuditRecord | Mapping[str, Any]) -> str:
+    """`record` may be a line of `audit export`, whose `at` is already `hashed_at`'s string,
+    so that an export can be checked without the database."""
     fields = record.model_dump() if isinstance(record, AuditRecord) else record
     body = {name: fields[name] for name in HASHED}
-    body["at"] = as_utc(fields["at"]).isoformat()
+    if not isinstance(body["at"], str):
+        body["at"] = hashed_at(body["at"])
     canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def hashed_at(moment: datetime) -> str:
+    """`at` as a record's hash covers it, and as `audit export` writes it."""
+    return as_utc(moment).isoformat()
 
 
 def as_utc(moment: datetime) -> datetime:

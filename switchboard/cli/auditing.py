@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlmodel import col, select
 
 from registry.errors import RegistryError
-from switchboard.audit.log import as_utc
+from switchboard.audit.log import as_utc, hashed_at
 from switchboard.audit.models import AuditRecord
 from switchboard.audit.seals import describe, reseal
 from switchboard.audit.verification import verify_sealed
@@ -147,4 +147,5 @@ async def export_command(cmd: Command) -> None:
     async with cmd.services.sessions() as session:
         rows = await session.exec(query)
         for row in rows:
-            sys.stdout.write(json.dumps(row.model_dump(mode="json"), sort_keys=True) + "\n")
+            exported = row.model_dump(mode="json") | {"at": hashed_at(row.at)}
+            sys.stdout.write(json.dumps(exported, sort_keys=True) + "\n")

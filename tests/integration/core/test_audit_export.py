@@ -1,4 +1,5 @@
-"""`switchboard audit export` on both databases: which records `--since` selects."""
+"""`switchboard audit export` on both databases: which records `--since` selects, and records a
+reader can check with nothing but the export."""
 
 from __future__ import annotations
 
@@ -8,10 +9,16 @@ from datetime import datetime, timedelta, timezone
 import anyio
 import pytest
 
-from switchboard.audit.log import Event, append, as_utc
+from switchboard.audit.log import Event, append, as_utc, record_hash
 from switchboard.services import open_services
 from switchboard.settings import Settings
 from tests.integration.core.test_cli import fails, run
+
+
+def event(action: str) -> Event:
+    """A record whose target and detail JSON must carry faithfully (not ASCII, a float, null)."""
+    detail = {"ratio": 0.1, "scopes": ["a", "b"], "none": None}
+    return Event("alice", action, "ok", target="café ✓", detail=detail)
 
 
 def append_events(settings: Settings, *actions: str) -> list[datetime]:
@@ -20,8 +27,7 @@ def append_events(settings: Settings, *actions: str) -> list[datetime]:
     async def go() -> list[datetime]:
         async with open_services(settings) as services:
             return [
-                as_utc((await append(services.sessions, Event("alice", action, "ok")))[0].at)
-                for action in actions
+                as_utc((await append(services.sessions, event(action)))[0].at) for action in actions
             ]
 
     return anyio.run(go)
@@ -56,3 +62,15 @@ def test_since_out_of_range_in_utc_is_refused(
             capsys, "audit", "export", "--since", since
         )
     assert "is not an ISO 8601 time" in fails(capsys, "audit", "export", "--since", "yesterday")
+
+
+def test_each_exported_record_hashes_to_its_own_hash(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    append_events(cli_env, "test.first", "test.second")
+    exported = [json.loads(line) for line in run(capsys, "audit", "export").splitlines()]
+    assert [record["action"] for record in exported] == ["test.first", "test.second"]
+    for record in exported:
+        assert datetime.fromisoformat(record["at"]).utcoffset() == timedelta(0), record["at"]
+        assert record_hash(record) == record["hash"]
+    assert exported[1]["prev_hash"] == exported[0]["hash"]
