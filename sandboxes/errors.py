@@ -21,3 +21,10 @@ class SandboxCrashedError(SandboxError):
 
 class SandboxTimeoutError(SandboxError):
     """A call ran past its time limit; it was cancelled and the sandbox recycled."""
+
+
+class OutputSchemaError(SandboxError):
+    """The MCP client refused a tool's result: its structured content is missing or does not
+    match the tool's output schema (or that schema is unusable). The server stays in use.
+
+    Named like the call path's own output check, so the audit log groups both the same way."""

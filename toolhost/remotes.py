@@ -20,6 +20,7 @@ import httpx2
 import mcp_types as types
 from anyio.abc import TaskGroup
 from mcp import Client
+from mcp.client import InputRequiredRoundsExceededError, UnexpectedClaimedResult
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
@@ -27,6 +28,7 @@ from mcp.shared.exceptions import MCPError
 from registry.manifest import Remote
 from registry.models import ServerKind
 from sandboxes.errors import (
+    OutputSchemaError,
     SandboxCrashedError,
     SandboxError,
     SandboxStartError,
@@ -193,12 +195,28 @@ class RemoteServer(PeerRelay):
         progress: ProgressFnT | None = None,
         meta: dict[str, Any] | None = None,
     ) -> types.CallToolResult:
-        result: types.CallToolResult = await self.request(
-            lambda c: c.call_tool(name, arguments, progress_callback=progress, meta=meta),
-            f"tool {name!r}",
-            timeout=timeout,
-        )
+        """The SDK checks the result against the tool's `outputSchema` itself, raising a bare
+        `RuntimeError` when it does not fit (its named subclasses are about other things):
+        the remote's fault, so an error result, as Switchboard's own check makes it."""
+        try:
+            result: types.CallToolResult = await self.request(
+                lambda c: c.call_tool(name, arguments, progress_callback=progress, meta=meta),
+                f"tool {name!r}",
+                timeout=timeout,
+            )
+        except (InputRequiredRoundsExceededError, UnexpectedClaimedResult):
+            raise
+        except RuntimeError as exc:
+            raise self._refused(name, exc) from exc
         return result
+
+    def _refused(self, name: str, exc: RuntimeError) -> OutputSchemaError:
+        detail = str(exc).partition("\n")[0]
+        return OutputSchemaError(
+            f"{self.name}: the remote server's result for tool {name!r} was refused: {detail}. "
+            "A tool that declares an `outputSchema` must return `structuredContent` matching "
+            "it; only the remote server's operator can fix this"
+        )
 
     async def request(self, call: Any, what: str, *, timeout: float) -> Any:  # noqa: ASYNC109
         """Any request to the remote, e.g. `lambda c: c.list_prompts()`; past `timeout` it is

@@ -19,6 +19,8 @@ import mcp_types as types
 import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
+from mcp.server.context import ServerRequestContext
+from mcp.server.lowlevel.server import Server
 from mcp.server.mcpserver import MCPServer
 from sqlmodel import col, select
 from starlette.responses import JSONResponse
@@ -91,18 +93,60 @@ async def remote_server() -> AsyncIterator[Remote]:
         remote = Remote(url=f"http://127.0.0.1:{sock.getsockname()[1]}/mcp", mcp=mcp)
         app = mcp.streamable_http_app()
         app.add_middleware(RequireKey, remote=remote)
-        server = uvicorn.Server(
-            uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
-        )
-        serving = asyncio.create_task(server.serve(sockets=[sock]))
-        try:
-            with anyio.fail_after(30):
-                while not server.started:
-                    await asyncio.sleep(0.05)
+        async with serving(app, sock):
             yield remote
-        finally:
-            server.should_exit = True
-            await serving
+
+
+@asynccontextmanager
+async def serving(app: ASGIApp, sock: socket.socket) -> AsyncIterator[None]:
+    """`app` served on `sock` until the block ends."""
+    server = uvicorn.Server(
+        uvicorn.Config(app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2)
+    )
+    served = asyncio.create_task(server.serve(sockets=[sock]))
+    try:
+        with anyio.fail_after(30):
+            while not server.started:
+                await asyncio.sleep(0.05)
+        yield
+    finally:
+        server.should_exit = True
+        await served
+
+
+TYPED_OUTPUT = {"type": "object", "properties": {"v": {"type": "integer"}}, "required": ["v"]}
+SHAPES: dict[str, dict[str, Any]] = {"fits": {"v": 1}, "wrong": {"v": "one"}}
+
+
+async def list_typed(
+    _ctx: ServerRequestContext[Any], _params: types.PaginatedRequestParams | None
+) -> types.ListToolsResult:
+    arguments = {"type": "object", "properties": {"shape": {"type": "string"}}}
+    typed = types.Tool(name="typed", input_schema=arguments, output_schema=TYPED_OUTPUT)
+    return types.ListToolsResult(tools=[typed])
+
+
+async def call_typed(
+    _ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
+) -> types.CallToolResult:
+    """`SHAPES[shape]` as structured content, none for another `shape`."""
+    content = [types.TextContent(text="typed")]
+    structured = SHAPES.get(str((params.arguments or {}).get("shape")))
+    if structured is None:
+        return types.CallToolResult(content=content)
+    return types.CallToolResult(content=content, structured_content=structured)
+
+
+@asynccontextmanager
+async def typed_remote() -> AsyncIterator[str]:
+    """A keyless remote whose one tool, `typed`, declares an output schema and returns what
+    it is asked for: content that fits, content that does not, or none. `MCPServer` checks
+    its own output, so this is the low-level server. Yields its URL."""
+    server = Server("typed-fixture", on_list_tools=list_typed, on_call_tool=call_typed)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        async with serving(server.streamable_http_app(), sock):
+            yield f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
 
 
 def manifest(url: str) -> dict[str, Any]:
@@ -145,9 +189,12 @@ async def switchboard(tmp_path: Path, database_url: str, **settings: Any) -> Asy
 VERSION = "/api/v1/servers/remote/versions/1.0.0"
 
 
-async def published(world: World, url: str) -> dict[str, Any]:
-    """Publish the manifest and wait for its discovery (in the background) to finish."""
-    response = await world.admin.post("/api/v1/servers", json=manifest(url))
+async def published(
+    world: World, url: str, document: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Publish the manifest (`document`, else the keyed remote's at `url`) and wait for its
+    discovery (in the background) to finish."""
+    response = await world.admin.post("/api/v1/servers", json=document or manifest(url))
     assert response.status_code == 201, response.text
     assert response.json()["slug"] == "remote"
     with anyio.fail_after(60):
@@ -179,6 +226,10 @@ async def approved_and_granted(world: World, remote: Remote) -> None:
     assert detail["status"] == ReviewStatus.pending
     assert sorted(tool["name"] for tool in detail["tools"]) == ["echo", "slow"]
     assert detail["tools_digest"].startswith("sha256:")
+    await approve_and_grant(world)
+
+
+async def approve_and_grant(world: World) -> None:
     approved = await world.admin.post(VERSION + "/approve", json={"reason": "reviewed"})
     assert approved.status_code == 200, approved.text
     team = world.server.services.settings.default_team
@@ -389,3 +440,45 @@ async def test_a_loopback_remote_is_refused_unless_the_operator_allows_it(
         assert result.log is not None
         assert "must use https" in result.log
         assert not remote.seen, "nothing was sent to the loopback address"
+
+
+async def test_a_remote_result_that_misses_its_output_schema_is_an_error_result(
+    tmp_path: Path, database_url: str
+) -> None:
+    """The SDK's own output check raised a bare `RuntimeError`, which became "an internal
+    error", audited as `RuntimeError`; now it is the remote's failure, named as such."""
+    async with (
+        typed_remote() as url,
+        switchboard(tmp_path, database_url, remote_allow_loopback=True) as world,
+    ):
+        keyless = {**manifest(url), "remotes": [{"type": "streamable-http", "url": url}]}
+        detail = await published(world, url, keyless)
+        assert detail["status"] == ReviewStatus.pending, detail["build_log"]
+        await approve_and_grant(world)
+        async with connected(world) as client:
+            fits = await client.call_tool("remote.typed", {"shape": "fits"})
+            wrong = await client.call_tool("remote.typed", {"shape": "wrong"})
+            missing = await client.call_tool("remote.typed", {"shape": "none"})
+            again = await client.call_tool("remote.typed", {"shape": "fits"})
+
+        assert not fits.is_error, text_of(fits)
+        assert fits.structured_content == {"v": 1}
+        assert wrong.is_error
+        assert f"{NAME}@1.0.0: the remote server's result for tool 'typed' was refused" in (
+            text_of(wrong)
+        )
+        assert "'one' is not of type 'integer'" in text_of(wrong)
+        assert "internal error" not in text_of(wrong)
+        assert missing.is_error
+        assert "did not return structured content" in text_of(missing)
+        assert again.structured_content == {"v": 1}, "the connection stays usable"
+        outcomes = [
+            (r.outcome, r.detail.get("error_class"))
+            for r in await audit_records(world, "tool.call")
+        ]
+        assert outcomes == [
+            ("ok", None),
+            ("error", "OutputSchemaError"),
+            ("error", "OutputSchemaError"),
+            ("ok", None),
+        ]
