@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import sys
 from datetime import datetime
@@ -18,6 +19,8 @@ from switchboard.audit.verification import verify_sealed
 from switchboard.cli.context import Command
 
 MAX_REASON = 2000
+SIGPIPE_STATUS = 128 + 13
+"""What a shell reports for a process that SIGPIPE ended."""
 MAX_SEQ = 2**31 - 1
 """The largest record number the `seq` column (a 32-bit integer on PostgreSQL) holds."""
 
@@ -140,12 +143,19 @@ def parse_since(text: str | None) -> datetime | None:
 
 
 async def export_command(cmd: Command) -> None:
+    """A reader that stops reading (`| head`) ends the export quietly with status 141, as a
+    tool killed by SIGPIPE would: a `pipefail` script still sees the export did not finish."""
     since = parse_since(cmd.args.since)
     query = select(AuditRecord).order_by(col(AuditRecord.seq))
     if since is not None:
         query = query.where(col(AuditRecord.at) >= since)
-    async with cmd.services.sessions() as session:
-        rows = await session.exec(query)
-        for row in rows:
-            exported = row.model_dump(mode="json") | {"at": hashed_at(row.at)}
-            sys.stdout.write(json.dumps(exported, sort_keys=True) + "\n")
+    try:
+        async with cmd.services.sessions() as session:
+            for row in await session.exec(query):
+                exported = row.model_dump(mode="json") | {"at": hashed_at(row.at)}
+                sys.stdout.write(json.dumps(exported, sort_keys=True) + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # What is still buffered would fail again when Python flushes stdout on exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(SIGPIPE_STATUS)

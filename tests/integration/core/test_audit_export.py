@@ -4,6 +4,9 @@ reader can check with nothing but the export."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import anyio
@@ -74,3 +77,21 @@ def test_each_exported_record_hashes_to_its_own_hash(
         assert datetime.fromisoformat(record["at"]).utcoffset() == timedelta(0), record["at"]
         assert record_hash(record) == record["hash"]
     assert exported[1]["prev_hash"] == exported[0]["hash"]
+
+
+def test_a_reader_that_stops_reading_ends_the_export_quietly(cli_env: Settings) -> None:
+    append_events(cli_env, "test.first")
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "switchboard.cli.main", "audit", "export"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (141, "")
