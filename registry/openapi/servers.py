@@ -36,7 +36,11 @@ def server_urls(servers: Any, at: Location, problems: list[Problem]) -> list[str
 
 
 def url_refusal(url: str) -> str | None:
-    """Why calls cannot go to `url`, or None; the reason follows the URL in a message."""
+    """Why calls cannot go to `url`, or None; the reason follows the URL in a message.
+
+    Operation paths are appended to the URL as it is, so anything but scheme, host, port and
+    path would break each call or, as a user name and password, bypass the encrypted secrets.
+    """
     try:
         parts = urlsplit(url)
     except ValueError:
@@ -49,6 +53,18 @@ def url_refusal(url: str) -> str | None:
         return "has an invalid port; use a number from 1 to 65535, or leave it out for the default"
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return "is not an absolute http(s) URL such as `https://api.example.com/v1`"
+    if "@" in parts.netloc:
+        return (
+            "must not contain a user name or password; credentials are secrets of the "
+            "document's security schemes, stored encrypted with `switchboard secret set`"
+        )
+    if "?" in url or "#" in url:
+        return (
+            "must not contain a query (`?`) or fragment (`#`), as operation paths are appended "
+            "to it; an API key in the query belongs in a security scheme's secret"
+        )
+    if "{" in url or "}" in url:
+        return "must not contain `{` or `}`; write the value of a server variable in its place"
     return None
 
 

@@ -235,3 +235,39 @@ async def test_openapi_import_refuses_an_invalid_port(
             (pointer, f"server URL {url!r}")
         ]
     assert await count_rows(services) == before
+
+
+@pytest.mark.parametrize(
+    ("url", "refusal"),
+    [
+        ("https://user:pa55@api.example.com", "must not contain a user name or password"),
+        ("https://api.example.com/v1?key=abc#frag", "must not contain a query"),
+        ("https://api.example.com/v1?", "must not contain a query"),
+        ("https://api.example.com/v1#frag", "must not contain a query"),
+        ("https://api.example.com/v1}", "must not contain `{` or `}`"),
+    ],
+)
+async def test_openapi_import_refuses_urls_that_break_calls(
+    services: Services, people: tuple[Team, User], url: str, refusal: str
+) -> None:
+    before = await count_rows(services)
+    with pytest.raises(RegistryError) as refused:
+        await import_ping(services, people, ping_spec(), base_url=url)
+    assert refused.value.status_code == 400
+    assert str(refused.value).startswith(f"--base-url {url!r} {refusal}")
+    with pytest.raises(InvalidDocumentError) as caught:
+        await import_ping(services, people, ping_spec(url))
+    (problem,) = caught.value.problems
+    assert problem.pointer == "/servers/0/url"
+    assert problem.message.startswith(f"server URL {url!r} {refusal}")
+    assert await count_rows(services) == before
+
+
+async def test_openapi_base_url_credentials_point_to_secrets(
+    services: Services, people: tuple[Team, User]
+) -> None:
+    with pytest.raises(RegistryError, match="switchboard secret set"):
+        await import_ping(services, people, ping_spec(), base_url="https://u:p@api.example.com")
+    with pytest.raises(RegistryError) as braces:
+        await import_ping(services, people, ping_spec(), base_url="https://api.example.com/{v}")
+    assert "must not contain `{` or `}`" in str(braces.value)
