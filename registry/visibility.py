@@ -7,6 +7,7 @@ revoked grant takes effect at once.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,6 +31,9 @@ from registry.models import (
     Tool,
     User,
 )
+from registry.openapi.names import MAX_LENGTH, NAME_PATTERN
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +84,8 @@ async def load_index(session: AsyncSession) -> CatalogIndex:
         if server_id is None:
             continue
         name = f"{slug}.{tool_name}"
+        if not _shown(name):
+            continue
         by_server.setdefault(server_id, []).append(
             IndexedTool(
                 server_id=server_id,
@@ -90,6 +96,21 @@ async def load_index(session: AsyncSession) -> CatalogIndex:
             )
         )
     return CatalogIndex(current, {k: tuple(v) for k, v in by_server.items()})
+
+
+def _shown(name: str) -> bool:
+    """Many clients refuse a whole tool list over one name that is not a valid MCP tool name.
+    Discovery refuses such tools, but a version approved before it did, or an OpenAPI tool
+    (named within 128 characters before the prefix), can still have one."""
+    if NAME_PATTERN.fullmatch(name):
+        return True
+    logger.warning(
+        "tool %r is left out of every tool list: it is not a valid MCP tool name (1 to %d "
+        "characters of A-Z, a-z, 0-9, `_`, `.` and `-`); publish a version that renames it",
+        name,
+        MAX_LENGTH,
+    )
+    return False
 
 
 @dataclass(frozen=True)

@@ -133,8 +133,8 @@ async def discover_with(
     except SandboxError as exc:
         return await fail(sessions, version_id, actor, str(exc))
     async with transaction(sessions) as session:
-        version, _ = await _load(session, version_id)
-        problems = await record_discovery(session, version, tools, actor=actor)
+        version, server = await _load(session, version_id)
+        problems = await record_discovery(session, version, tools, slug=server.slug, actor=actor)
     if problems:
         return DiscoveryResult(status="failed", tools=[], log="\n".join(problems))
     return DiscoveryResult(status="pending", tools=sorted(t.name for t in tools))
