@@ -152,6 +152,13 @@ class Settings(BaseSettings):
         "Longer than HTTP clients keep idle connections (httpx: 5 s), so a client never sends "
         "a request on a connection the server is closing at that very moment.",
     )
+    mcp_session_idle_seconds: float = Field(
+        default=600,
+        gt=0,
+        description="A handshake-era MCP session (2025-06-18, 2025-11-25) with no request in "
+        "flight and no open GET stream this long is ended, with its sandboxes; its "
+        "`Mcp-Session-Id` then gets 404 and the client opens a new session.",
+    )
     egress_private_allow: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="Comma-separated `host` or `host:port` entries that sandboxes may reach "

@@ -4,18 +4,28 @@
 (`toolhost.origins`), so a page on another site cannot drive a browser's local connection to the
 endpoint (DNS rebinding). The SDK's own check compares them as exact strings, refusing the same
 site written another way (`https://sb.example.com` for `https://sb.example.com:443`): it is off.
+
+When a handshake-era session ends (DELETE, idle expiry, its server task stopping), what it held
+goes with it: its sandboxes, its `tools/list_changed` watch, its log level.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
+import anyio
+from mcp.server.lowlevel.server import Server as MCPServer
+from mcp.server.streamable_http import MCP_SESSION_ID_HEADER, StreamableHTTPServerTransport
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from sqlmodel import select
-from starlette.types import ASGIApp
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.models import Server, ServerVersion, Tool
 from registry.quarantine import quarantine, summary
@@ -28,13 +38,14 @@ from switchboard.audit.log import Event
 from switchboard.audit.writer import AuditWriter
 from switchboard.sandboxing import LazyRuntime, lazy_runtime, remote_connector
 from switchboard.services import Services
-from toolhost.authentication import RequireBearer
+from toolhost.authentication import RequireBearer, principal_of
 from toolhost.calls import CallPath
 from toolhost.hosted import HostedVersion
 from toolhost.notifications import ListChangedNotifier
 from toolhost.origins import CheckOrigin
+from toolhost.passthrough import PassThrough
 from toolhost.replay import RecentEvents, TagSessions
-from toolhost.routing import SandboxRouter, ToolUnavailableError
+from toolhost.routing import LeaseOwner, SandboxRouter, ToolUnavailableError
 from toolhost.server import build_server
 from toolhost.telemetry import Telemetry
 
@@ -44,6 +55,64 @@ logger = logging.getLogger(__name__)
 
 CHECKED_BEFORE = TransportSecuritySettings(enable_dns_rebinding_protection=False)
 """`Host` and `Origin` are `CheckOrigin`'s; the SDK still checks the `Content-Type`."""
+SessionEnded = Callable[[str], Awaitable[None]]
+
+
+class SessionManager(StreamableHTTPSessionManager):
+    """The SDK's session manager, telling `on_end` of every handshake-era session it forgets.
+
+    The SDK offers no public hook for a session's end. `_discard_session` is its one place
+    where a session is forgotten however it ended (DELETE, idle expiry, its server task
+    failing or stopping, a refused opening request), so it is the one private method
+    overridden. It may run twice for one session (a DELETE, then the task winding down)."""
+
+    def __init__(self, app: MCPServer[Any], on_end: SessionEnded, **options: Any) -> None:
+        super().__init__(app, **options)
+        self._on_end = on_end
+
+    async def _discard_session(
+        self, session_id: str, transport: StreamableHTTPServerTransport
+    ) -> None:
+        await super()._discard_session(session_id, transport)
+        with anyio.CancelScope(shield=True):
+            await self._on_end(session_id)
+
+
+class OpenSessions:
+    """Who opened each handshake-era session: the SDK names a new session only in the
+    `Mcp-Session-Id` header of the response that opens it, so it is learnt there."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self._callers: dict[str, str] = {}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not opens_session(scope):
+            await self.app(scope, receive, send)
+            return
+        caller = principal_of(scope).username
+
+        async def learn(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                session_id = Headers(raw=message["headers"]).get(MCP_SESSION_ID_HEADER)
+                if session_id is not None:
+                    self._callers[session_id] = caller
+            await send(message)
+
+        await self.app(scope, receive, learn)
+
+    def ended(self, session_id: str) -> str | None:
+        """Who opened the session that ended; `None` if that was already said."""
+        return self._callers.pop(session_id, None)
+
+
+def opens_session(scope: Scope) -> bool:
+    """Whether the SDK's manager takes the request as opening a handshake-era session: it
+    names no session, nor (in `MCP-Protocol-Version`) a revision served without sessions."""
+    headers = Headers(scope=scope)
+    version = headers.get(MCP_PROTOCOL_VERSION_HEADER)
+    stateless = version is not None and version not in HANDSHAKE_PROTOCOL_VERSIONS
+    return MCP_SESSION_ID_HEADER not in headers and not stateless
 
 
 class Toolhost:
@@ -64,6 +133,7 @@ class Toolhost:
             per_caller=services.settings.sandbox_leases_per_caller,
         )
         self.calls = CallPath(services, self.router, self.audit, telemetry)
+        self.passthrough = PassThrough(self.calls)
         self.notifier = ListChangedNotifier(services)
         settings = services.settings
         events = None
@@ -71,13 +141,16 @@ class Toolhost:
             events = RecentEvents(
                 settings.sse_replay_events, settings.sse_replay_seconds, settings.sse_replay_bytes
             )
-        self.manager = StreamableHTTPSessionManager(
-            app=build_server(services, self.calls, self.notifier),
+        self.manager = SessionManager(
+            build_server(services, self.calls, self.notifier, self.passthrough),
+            self._session_ended,
             event_store=events,
             security_settings=CHECKED_BEFORE,
             max_request_body_size=settings.max_request_bytes,
+            session_idle_timeout=settings.mcp_session_idle_seconds,
         )
-        sessions: ASGIApp = StreamableHTTPASGIApp(self.manager)
+        self.sessions = OpenSessions(StreamableHTTPASGIApp(self.manager))
+        sessions: ASGIApp = self.sessions
         if events is not None:
             sessions = TagSessions(sessions)
         public_url = settings.effective_public_url
@@ -97,6 +170,18 @@ class Toolhost:
             self._runtime = runtime
             self.telemetry.pool_sizes(self.router.pool_sizes)
             yield
+
+    async def _session_ended(self, session_id: str) -> None:
+        """Give up at once what the session held, rather than after `sandbox_idle_seconds`
+        (its sandboxes) or never (its list-changed watch, log level and resource URIs)."""
+        self.notifier.ended(session_id)
+        caller = self.sessions.ended(session_id)
+        if caller is None:
+            return
+        owner = LeaseOwner(caller, session_id)
+        self.calls.log_levels.pop(owner, None)
+        self.passthrough.forget(owner)
+        await self.router.end_owner(owner)
 
     async def _sandbox_runtime(self) -> SandboxRuntime:
         if self._runtime is None:

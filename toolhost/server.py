@@ -61,10 +61,8 @@ def tool_input_schema(name: str) -> Mapping[str, Any] | None:
 
 
 def build_server(
-    services: Services, calls: CallPath, notifier: ListChangedNotifier
+    services: Services, calls: CallPath, notifier: ListChangedNotifier, passthrough: PassThrough
 ) -> Server[Services]:
-    passthrough = PassThrough(calls)
-
     @asynccontextmanager
     async def lifespan(_: Server[Services]) -> AsyncIterator[Services]:
         yield services
