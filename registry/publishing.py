@@ -24,7 +24,7 @@ from registry.models import (
     pk,
 )
 from registry.openapi import OpenAPIImport, load_openapi, tools_from_openapi
-from registry.openapi.servers import egress_entry, url_refusal
+from registry.openapi.servers import egress_entry, resolve, url_refusal
 from registry.policy import Policy
 from registry.tooldefs import ToolDefinition, definitions_digest
 
@@ -222,12 +222,7 @@ async def import_openapi(
     document = load_openapi(data, source)
     imported = tools_from_openapi(document, source)
     base, base_at = _base_url(imported, source, base_url)
-    tools = [
-        t
-        if t.binding is None or "servers" in t.binding
-        else t.model_copy(update={"binding": {**t.binding, "baseUrl": base}})
-        for t in imported.tools
-    ]
+    tools = [_calling(tool, base) for tool in imported.tools]
     return await publish_openapi(
         session,
         name=name,
@@ -243,6 +238,15 @@ async def import_openapi(
         actor=actor,
         slug=slug,
     )
+
+
+def _calling(tool: ToolDefinition, base: str) -> ToolDefinition:
+    """`tool` bound to its own servers, relative ones resolved against `base`, or else to `base`."""
+    if tool.binding is None:
+        return tool
+    servers = tool.binding.get("servers")
+    update = {"servers": [resolve(url, base) for url in servers]} if servers else {"baseUrl": base}
+    return tool.model_copy(update={"binding": {**tool.binding, **update}})
 
 
 def _called_urls(base: str, base_at: str, tools: list[ToolDefinition]) -> dict[str, str]:

@@ -10,7 +10,7 @@ from registry.openapi.operations import Context, operation_tools
 from registry.openapi.refs import Resolver
 from registry.openapi.schemas import SchemaConverter
 from registry.openapi.security import security_schemes
-from registry.openapi.servers import hostname, server_urls
+from registry.openapi.servers import hostname, is_absolute, server_urls
 from registry.openapi.structure import check_structure, is_openapi30
 from registry.tooldefs import ToolDefinition
 
@@ -38,7 +38,8 @@ def tools_from_openapi(document: dict[str, Any], source: str) -> OpenAPIImport:
         raise InvalidDocumentError(source, problems)
     resolver = Resolver(document, problems)
     schemes = security_schemes(document, resolver, problems)
-    servers = server_urls(document.get("servers", []), ("servers",), problems)
+    declared = server_urls(document.get("servers", []), ("servers",), problems)
+    servers = [url for url in declared if is_absolute(url)]
     schemas = SchemaConverter(resolver, is_openapi30(document), problems)
     context = Context(resolver, schemas, schemes, document.get("security", []), problems)
     try:

@@ -133,10 +133,15 @@ def _tool(name: str, operation: Operation, context: Context) -> ToolDefinition:
 
 
 def _servers(operation: Operation, problems: list[Problem]) -> list[str] | None:
-    """Servers the operation or its path item declares instead of the document's, if any."""
+    """Servers the operation or else its path item declares instead of the document's, if any.
+
+    Relative ones (`/v2`) stay relative: the import resolves them against the base URL calls
+    go to. A list with no usable URL (`servers: []`) counts as none, so the next level applies.
+    """
     for owner, at in ((operation.spec, operation.at), (operation.item, operation.item_at)):
-        if "servers" in owner:
-            return server_urls(owner["servers"], (*at, "servers"), problems)
+        urls = server_urls(owner.get("servers"), (*at, "servers"), problems)
+        if urls:
+            return urls
     return None
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from registry.errors import Problem
 from registry.openapi.refs import Location
@@ -12,14 +12,17 @@ from registry.pointers import json_pointer
 
 _VARIABLE = re.compile(r"\{([^{}]*)\}")
 _ABSOLUTE = re.compile(r"^https?://[^/?#]", re.IGNORECASE)
+_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*:")
 
 
 def server_urls(servers: Any, at: Location, problems: list[Problem]) -> list[str]:
-    """Absolute `http(s)` server URLs with variables set to their defaults, no trailing `/`.
+    """Server URLs with variables set to their defaults: absolute `http(s)` ones without a
+    trailing `/`, and relative ones (`/v3`) as written; URLs of other schemes are left out.
 
-    Relative URLs (`/v3`) are left out: they only mean something next to the document's own
-    URL, which a stored document no longer has. The rest are checked where calls use them
-    (`url_refusal`), so that `--base-url` can stand in for a document's unusable server.
+    A relative URL only means something next to the document's own URL, which a stored
+    document no longer has: `resolve` puts it next to the base URL instead. Absolute ones are
+    checked where calls use them (`url_refusal`), so that `--base-url` can stand in for a
+    document's unusable server.
     """
     if not isinstance(servers, list):
         return []
@@ -30,9 +33,26 @@ def server_urls(servers: Any, at: Location, problems: list[Problem]) -> list[str
             problems.append(Problem(json_pointer(where), "expected a Server Object with a `url`"))
             continue
         url = _substitute(server["url"], server.get("variables", {}), where, problems)
-        if _ABSOLUTE.match(url):
+        if is_absolute(url):
             urls.append(url.rstrip("/"))
+        elif _is_relative(url):
+            urls.append(url)
     return urls
+
+
+def is_absolute(url: str) -> bool:
+    return bool(_ABSOLUTE.match(url))
+
+
+def resolve(url: str, base: str) -> str:
+    """`url` against `base` as OpenAPI resolves it against the document's own URL (`/v3` next
+    to `https://api.example.com/v1` is `https://api.example.com/v3`); absolute ones stay."""
+    return url if is_absolute(url) else urljoin(base, url).rstrip("/")
+
+
+def _is_relative(url: str) -> bool:
+    """A path (`/v3`, `v3`), not a URL of another scheme (`ftp:`) or host (`//host/v3`)."""
+    return bool(url) and not url.startswith("//") and not _SCHEME.match(url)
 
 
 def url_refusal(url: str) -> str | None:

@@ -271,3 +271,39 @@ async def test_openapi_base_url_credentials_point_to_secrets(
     with pytest.raises(RegistryError) as braces:
         await import_ping(services, people, ping_spec(), base_url="https://api.example.com/{v}")
     assert "must not contain `{` or `}`" in str(braces.value)
+
+
+EU = "https://eu.example.com"
+API = "api.example.com"
+
+
+@pytest.mark.parametrize(
+    ("operation", "base_url", "calls", "egress"),
+    [
+        (["/v2"], None, {"servers": [f"https://{API}/v2"]}, [API]),
+        (["v2/", EU + "/"], None, {"servers": [f"https://{API}/v2", EU]}, [API, "eu.example.com"]),
+        (
+            ["/v2"],
+            "https://api.example.org/v1/",
+            {"servers": ["https://api.example.org/v2"]},
+            ["api.example.org"],
+        ),
+        ([], None, {"baseUrl": f"https://{API}/v1"}, [API]),
+        (["ftp://files.example.com"], None, {"baseUrl": f"https://{API}/v1"}, [API]),
+    ],
+)
+async def test_openapi_relative_or_empty_operation_servers_follow_the_base(
+    services: Services,
+    people: tuple[Team, User],
+    operation: list[str],
+    base_url: str | None,
+    calls: dict[str, Any],
+    egress: list[str],
+) -> None:
+    spec = ping_spec(f"https://{API}/v1", operation=operation)
+    options = {"base_url": base_url} if base_url else {}
+    version = await import_ping(services, people, spec, **options)
+    async with services.sessions() as session:
+        (tool,) = await load_tools(session, pk(version))
+    assert {k: v for k, v in (tool.binding or {}).items() if k in ("servers", "baseUrl")} == calls
+    assert version.policy["egress"] == egress

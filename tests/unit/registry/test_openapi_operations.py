@@ -423,3 +423,21 @@ def test_parameter_description_example_and_deprecation_are_kept() -> None:
         "deprecated": True,
         "examples": ["x"],
     }
+
+
+def test_relative_operation_servers_stay_relative_and_empty_ones_count_as_none() -> None:
+    result = convert(
+        {
+            "/a": {
+                "servers": [{"url": "/v3"}],
+                "get": {"servers": [], **OK},
+                "put": {"servers": [{"url": "/v2/"}, {"url": "ftp://files.example.com"}], **OK},
+            },
+            "/b": {"get": {"servers": [{"url": "ftp://files.example.com"}], **OK}},
+        },
+        servers=[{"url": "/v1"}, {"url": "https://api.example.com/v1"}],
+    )
+    assert result.servers == ["https://api.example.com/v1"]
+    assert result.egress_hosts == ["api.example.com"]
+    bindings = [t.binding or {} for t in result.tools]
+    assert [b.get("servers") for b in bindings] == [["/v3"], ["/v2/"], None]
