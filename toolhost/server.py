@@ -17,7 +17,7 @@ from starlette.types import Scope
 
 from switchboard.services import Services
 from toolhost.authentication import REQUEST_SCOPE, principal_of, usable_tools
-from toolhost.calls import CallPath
+from toolhost.calls import CallPath, handshake_session
 from toolhost.naming import Naming
 from toolhost.notifications import ListChangedNotifier
 from toolhost.passthrough import PassThrough
@@ -73,8 +73,8 @@ def build_server(
         scope = http_scope(ctx)
         principal = principal_of(scope)
         tools = list(usable_tools(scope).values())
-        session_id = ctx.request.headers.get("mcp-session-id") if ctx.request else None
-        if session_id:
+        session_id = handshake_session(ctx)
+        if session_id is not None:
             notifier.shown(session_id, ctx.session, principal, [t.name for t in tools])
         naming = Naming.of(scope)
         if naming.bare is None:

@@ -3,7 +3,8 @@ stream (2025-11-25) and on a `subscriptions/listen` stream (2026-07-28)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from registry.teams import ensure_team, ensure_user
 from tests.conftest import user_with_token
 from tests.e2e.live_server import LiveServer, live_switchboard
 from tests.integration.registry.conftest import make_tool, publish_tools
+from toolhost.endpoint import Toolhost
 
 
 @dataclass(frozen=True)
@@ -57,9 +59,18 @@ async def world(tmp_path: Path, database_url: str) -> AsyncIterator[World]:
 
 
 @asynccontextmanager
-async def connected(w: World, mode: str, on_message: Any = None) -> AsyncIterator[Client]:
+async def connected(
+    w: World,
+    mode: str,
+    on_message: Any = None,
+    on_request: Callable[[httpx2.Request], Awaitable[None]] | None = None,
+) -> AsyncIterator[Client]:
     async with (
-        httpx2.AsyncClient(headers={"Authorization": f"Bearer {w.token}"}, timeout=30) as http,
+        httpx2.AsyncClient(
+            headers={"Authorization": f"Bearer {w.token}"},
+            timeout=30,
+            event_hooks={"request": [on_request] if on_request else []},
+        ) as http,
         Client(
             streamable_http_client(w.server.mcp_url, http_client=http),
             mode=mode,
@@ -114,3 +125,27 @@ async def test_a_listen_stream_hears_of_grants_and_revokes(
         with anyio.fail_after(10):
             await anext(events)
         assert (await client.list_tools()).tools == []
+
+
+async def test_only_handshake_era_sessions_are_watched_until_they_end(
+    tmp_path: Path, database_url: str
+) -> None:
+    """A 2026-07-28 `tools/list` has no session to notify, whatever `Mcp-Session-Id` it sends:
+    remembering each made-up one grew the gateway's memory without bound."""
+
+    async def made_up_session(request: httpx2.Request) -> None:
+        request.headers["Mcp-Session-Id"] = uuid.uuid4().hex
+
+    async with world(tmp_path, database_url) as w:
+        toolhost: Toolhost = w.server.app.state.toolhost
+        async with connected(w, "auto", on_request=made_up_session) as client:
+            for _ in range(5):
+                await client.list_tools()
+        assert toolhost.notifier._sessions == {}
+
+        async with connected(w, "legacy") as client:
+            await client.list_tools()
+            assert len(toolhost.notifier._sessions) == 1
+        with anyio.fail_after(10):
+            while toolhost.notifier._sessions:
+                await anyio.sleep(0.05)
