@@ -15,9 +15,11 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+import anyio
 import mcp_types as types
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
+from pydantic import ValidationError
 
 from sandboxes.errors import SandboxError
 from switchboard.services import Services
@@ -65,12 +67,30 @@ class PassThrough:
     async def _each(
         self, ctx: Context, what: str, capability: str, call: Callable[[Any], Awaitable[T]]
     ) -> list[tuple[HostedVersion, T]]:
-        """`call` on every server the caller may use that offers `capability`."""
-        answers = []
-        for hosted in await self._versions(ctx):
+        """`call` on every server the caller may use that offers `capability`, all at once, so
+        the slowest server (not their sum) sets the wait; one that fails hides no other's."""
+        versions = await self._versions(ctx)
+        answers: list[T | None] = [None] * len(versions)
+
+        async def answer(index: int, hosted: HostedVersion) -> None:
             if await self._offers(ctx, hosted, capability):
-                answers.append((hosted, await self._ask(ctx, hosted, what, call)))
-        return answers
+                answers[index] = await self._answer(ctx, hosted, what, call)
+
+        async with anyio.create_task_group() as tasks:
+            for index, hosted in enumerate(versions):
+                tasks.start_soon(answer, index, hosted)
+        return [(h, a) for h, a in zip(versions, answers, strict=True) if a is not None]
+
+    async def _answer(
+        self, ctx: Context, hosted: HostedVersion, what: str, call: Callable[[Any], Awaitable[T]]
+    ) -> T | None:
+        """`call`'s answer, or `None` (logged) when the server fails it or does not answer
+        within `REQUEST_TIMEOUT`."""
+        try:
+            return await self._ask(ctx, hosted, what, call)
+        except (MCPError, ValidationError) as exc:
+            logger.warning("%s is left out of %s: %s", hosted.label, what, exc)
+            return None
 
     async def list_resources(
         self, ctx: Context, _params: types.PaginatedRequestParams | None

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ import anyio
 import httpx
 import httpx2
 import mcp_types as types
+import pytest
 import uvicorn
 from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
@@ -32,6 +34,7 @@ from switchboard.audit.verification import verify
 from switchboard.sandboxing import discover_version
 from tests.conftest import user_with_token
 from tests.e2e.live_server import LiveServer, live_switchboard
+from toolhost import passthrough
 
 REMOTE_KEY = "remote-key-4b1d"
 NAME = "dev.switchboard.tests/remote"
@@ -137,12 +140,26 @@ async def call_typed(
     return types.CallToolResult(content=content, structured_content=structured)
 
 
+async def refuse(
+    _ctx: ServerRequestContext[Any], _params: types.PaginatedRequestParams | None
+) -> types.ListPromptsResult:
+    raise RuntimeError("the prompt store is down")
+
+
+async def hang(
+    _ctx: ServerRequestContext[Any], _params: types.PaginatedRequestParams | None
+) -> types.ListResourcesResult:
+    await anyio.sleep_forever()
+    return types.ListResourcesResult(resources=[])
+
+
 @asynccontextmanager
-async def typed_remote() -> AsyncIterator[str]:
+async def typed_remote(**handlers: Any) -> AsyncIterator[str]:
     """A keyless remote whose one tool, `typed`, declares an output schema and returns what
     it is asked for: content that fits, content that does not, or none. `MCPServer` checks
-    its own output, so this is the low-level server. Yields its URL."""
-    server = Server("typed-fixture", on_list_tools=list_typed, on_call_tool=call_typed)
+    its own output, so this is the low-level server. Yields its URL; `handlers` are more of
+    the server's `on_*` request handlers."""
+    server = Server("typed-fixture", on_list_tools=list_typed, on_call_tool=call_typed, **handlers)
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         async with serving(server.streamable_http_app(), sock):
@@ -196,9 +213,9 @@ async def published(
     discovery (in the background) to finish."""
     response = await world.admin.post("/api/v1/servers", json=document or manifest(url))
     assert response.status_code == 201, response.text
-    assert response.json()["slug"] == "remote"
+    version = f"/api/v1/servers/{response.json()['slug']}/versions/1.0.0"
     with anyio.fail_after(60):
-        while (detail := (await world.admin.get(VERSION)).json())["status"] == "building":
+        while (detail := (await world.admin.get(version)).json())["status"] == "building":
             await anyio.sleep(0.1)
     return dict(detail)
 
@@ -229,12 +246,25 @@ async def approved_and_granted(world: World, remote: Remote) -> None:
     await approve_and_grant(world)
 
 
-async def approve_and_grant(world: World) -> None:
-    approved = await world.admin.post(VERSION + "/approve", json={"reason": "reviewed"})
+async def approve_and_grant(world: World, slug: str = "remote") -> None:
+    version = f"/api/v1/servers/{slug}/versions/1.0.0"
+    approved = await world.admin.post(version + "/approve", json={"reason": "reviewed"})
     assert approved.status_code == 200, approved.text
     team = world.server.services.settings.default_team
-    granted = await world.admin.put(f"/api/v1/grants/{team}/remote", json={"scopes": ["*"]})
+    granted = await world.admin.put(f"/api/v1/grants/{team}/{slug}", json={"scopes": ["*"]})
     assert granted.status_code == 200, granted.text
+
+
+async def keyless_granted(world: World, url: str, slug: str) -> None:
+    """Publish the keyless remote at `url` as server `slug`, approve it and grant it."""
+    document = {
+        **manifest(url),
+        "name": f"dev.switchboard.tests/{slug}",
+        "remotes": [{"type": "streamable-http", "url": url}],
+    }
+    detail = await published(world, url, document)
+    assert detail["status"] == ReviewStatus.pending, detail["build_log"]
+    await approve_and_grant(world, slug)
 
 
 @asynccontextmanager
@@ -451,10 +481,7 @@ async def test_a_remote_result_that_misses_its_output_schema_is_an_error_result(
         typed_remote() as url,
         switchboard(tmp_path, database_url, remote_allow_loopback=True) as world,
     ):
-        keyless = {**manifest(url), "remotes": [{"type": "streamable-http", "url": url}]}
-        detail = await published(world, url, keyless)
-        assert detail["status"] == ReviewStatus.pending, detail["build_log"]
-        await approve_and_grant(world)
+        await keyless_granted(world, url, "remote")
         async with connected(world) as client:
             fits = await client.call_tool("remote.typed", {"shape": "fits"})
             wrong = await client.call_tool("remote.typed", {"shape": "wrong"})
@@ -482,3 +509,41 @@ async def test_a_remote_result_that_misses_its_output_schema_is_an_error_result(
             ("error", "OutputSchemaError"),
             ("ok", None),
         ]
+
+
+async def test_servers_whose_lists_fail_hide_no_other_servers_prompts_or_resources(
+    tmp_path: Path,
+    database_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Two servers that fail `prompts/list` and never answer `resources/list`: the good
+    remote's prompts and resources are still listed, got and read, and the lists wait for
+    one server's timeout, not one per server. Each list used to fail for everyone."""
+    monkeypatch.setattr(passthrough, "REQUEST_TIMEOUT", 2.0)
+    async with (
+        remote_server() as remote,
+        typed_remote(on_list_prompts=refuse, on_list_resources=hang) as broken,
+        switchboard(tmp_path, database_url, remote_allow_loopback=True) as world,
+    ):
+        await approved_and_granted(world, remote)
+        for slug in ("broken", "stuck"):
+            await keyless_granted(world, broken, slug)
+        async with connected(world) as client:
+            prompts = (await client.list_prompts()).prompts
+            started = time.monotonic()
+            resources = (await client.list_resources()).resources
+            waited = time.monotonic() - started
+            got = await client.get_prompt("remote.greet", {"name": "Ada"})
+            read = await client.read_resource("note://today")
+
+    assert [p.name for p in prompts] == ["remote.greet"]
+    assert [str(r.uri) for r in resources] == ["note://today"]
+    assert 2.0 <= waited < 3.5, f"{waited:.1f} s: the servers were asked one after another"
+    assert isinstance(got.messages[0].content, types.TextContent)
+    assert got.messages[0].content.text == "Say hello to Ada"
+    assert isinstance(read.contents[0], types.TextResourceContents)
+    assert read.contents[0].text == "buy milk"
+    for slug in ("broken", "stuck"):
+        assert f"dev.switchboard.tests/{slug}@1.0.0 is left out of prompts/list" in caplog.text
+        assert f"dev.switchboard.tests/{slug}@1.0.0 is left out of resources/list" in caplog.text
