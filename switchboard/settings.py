@@ -152,6 +152,13 @@ class Settings(BaseSettings):
         "Longer than HTTP clients keep idle connections (httpx: 5 s), so a client never sends "
         "a request on a connection the server is closing at that very moment.",
     )
+    mcp_sessions_per_caller: int = Field(
+        default=100,
+        ge=1,
+        description="Handshake-era MCP sessions one caller may have open at once; opening "
+        "another gets HTTP 429 until one is ended (DELETE) or expires idle. Keeps one caller "
+        "from filling the session table for everyone.",
+    )
     mcp_session_idle_seconds: float = Field(
         default=600,
         gt=0,

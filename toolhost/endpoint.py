@@ -6,12 +6,14 @@ endpoint (DNS rebinding). The SDK's own check compares them as exact strings, re
 site written another way (`https://sb.example.com` for `https://sb.example.com:443`): it is off.
 
 When a handshake-era session ends (DELETE, idle expiry, its server task stopping), what it held
-goes with it: its sandboxes, its `tools/list_changed` watch, its log level.
+goes with it: its sandboxes, its `tools/list_changed` watch, its log level. One caller may have
+only so many such sessions open, so no one caller can fill the SDK's session table.
 """
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -22,9 +24,11 @@ from mcp.server.streamable_http import MCP_SESSION_ID_HEADER, StreamableHTTPServ
 from mcp.server.streamable_http_manager import StreamableHTTPASGIApp, StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp.shared.inbound import MCP_PROTOCOL_VERSION_HEADER
+from mcp_types import ErrorData, JSONRPCError
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from sqlmodel import select
 from starlette.datastructures import Headers
+from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from registry.models import Server, ServerVersion, Tool
@@ -39,7 +43,7 @@ from switchboard.audit.writer import AuditWriter
 from switchboard.sandboxing import LazyRuntime, lazy_runtime, remote_connector
 from switchboard.services import Services
 from toolhost.authentication import RequireBearer, principal_of
-from toolhost.calls import CallPath
+from toolhost.calls import RATE_LIMITED, CallPath
 from toolhost.hosted import HostedVersion
 from toolhost.notifications import ListChangedNotifier
 from toolhost.origins import CheckOrigin
@@ -79,31 +83,75 @@ class SessionManager(StreamableHTTPSessionManager):
 
 
 class OpenSessions:
-    """Who opened each handshake-era session: the SDK names a new session only in the
-    `Mcp-Session-Id` header of the response that opens it, so it is learnt there."""
+    """Who opened each handshake-era session, and at most `per_caller` open per caller.
 
-    def __init__(self, app: ASGIApp) -> None:
+    The SDK's session table is shared (`max_sessions`): once one caller filled it, everyone's
+    `initialize` got 503 until sessions expired. Over the cap, only that caller gets 429. The
+    SDK names a new session only in the `Mcp-Session-Id` header of the response that opens it,
+    so it is learnt there; a request opening one counts while in flight, so a burst cannot
+    overshoot."""
+
+    def __init__(self, app: ASGIApp, per_caller: int) -> None:
         self.app = app
+        self._per_caller = per_caller
         self._callers: dict[str, str] = {}
+        self._held: Counter[str] = Counter()
+        """Caller -> their sessions open or being opened."""
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not opens_session(scope):
             await self.app(scope, receive, send)
             return
         caller = principal_of(scope).username
+        if self._held[caller] >= self._per_caller:
+            await too_many_sessions(caller, self._per_caller)(scope, receive, send)
+            return
+        self._held[caller] += 1
+        opened = False
 
         async def learn(message: Message) -> None:
+            nonlocal opened
             if message["type"] == "http.response.start":
                 session_id = Headers(raw=message["headers"]).get(MCP_SESSION_ID_HEADER)
                 if session_id is not None:
                     self._callers[session_id] = caller
+                    opened = True
             await send(message)
 
-        await self.app(scope, receive, learn)
+        try:
+            await self.app(scope, receive, learn)
+        finally:
+            if not opened:
+                self._give_back(caller)
 
     def ended(self, session_id: str) -> str | None:
         """Who opened the session that ended; `None` if that was already said."""
-        return self._callers.pop(session_id, None)
+        caller = self._callers.pop(session_id, None)
+        if caller is not None:
+            self._give_back(caller)
+        return caller
+
+    def _give_back(self, caller: str) -> None:
+        self._held[caller] -= 1
+        if self._held[caller] <= 0:
+            del self._held[caller]
+
+
+def too_many_sessions(caller: str, cap: int) -> Response:
+    """HTTP 429 with a JSON-RPC error, whose message MCP clients show for a failed
+    `initialize`."""
+    message = (
+        f"`{caller}` has {cap} MCP sessions open, the most one caller may "
+        "(SWITCHBOARD_MCP_SESSIONS_PER_CALLER); end sessions you no longer use (HTTP DELETE "
+        "with their Mcp-Session-Id) or wait for idle ones to expire "
+        "(SWITCHBOARD_MCP_SESSION_IDLE_SECONDS)"
+    )
+    body = JSONRPCError(jsonrpc="2.0", id=None, error=ErrorData(code=RATE_LIMITED, message=message))
+    return Response(
+        body.model_dump_json(by_alias=True, exclude_unset=True),
+        status_code=429,
+        media_type="application/json",
+    )
 
 
 def opens_session(scope: Scope) -> bool:
@@ -149,7 +197,9 @@ class Toolhost:
             max_request_body_size=settings.max_request_bytes,
             session_idle_timeout=settings.mcp_session_idle_seconds,
         )
-        self.sessions = OpenSessions(StreamableHTTPASGIApp(self.manager))
+        self.sessions = OpenSessions(
+            StreamableHTTPASGIApp(self.manager), settings.mcp_sessions_per_caller
+        )
         sessions: ASGIApp = self.sessions
         if events is not None:
             sessions = TagSessions(sessions)
