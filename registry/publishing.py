@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry.errors import ConflictError, InvalidDocumentError, Problem, RegistryError
 from registry.journal import note
-from registry.manifest import NAME_PATTERN, ParsedManifest
+from registry.manifest import NAME_PATTERN, ParsedManifest, _exact_version
 from registry.models import (
     ReviewEvent,
     ReviewStatus,
@@ -29,6 +29,7 @@ from registry.policy import Policy
 from registry.tooldefs import ToolDefinition, definitions_digest
 
 SLUG_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+_VERSION_TEXT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 
 
 def derive_slug(name: str) -> str:
@@ -221,12 +222,13 @@ async def import_openapi(
         )
     document = load_openapi(data, source)
     imported = tools_from_openapi(document, source)
+    version = _openapi_version(version, imported.version, source)
     base, base_at = _base_url(imported, source, base_url)
     tools = [_calling(tool, base) for tool in imported.tools]
     return await publish_openapi(
         session,
         name=name,
-        version=version or imported.version,
+        version=version,
         description=_one_line_summary(document.get("info", {}), imported.title),
         document=document,
         policy=Policy(
@@ -238,6 +240,37 @@ async def import_openapi(
         actor=actor,
         slug=slug,
     )
+
+
+def _openapi_version(explicit: str | None, declared: str, source: str) -> str:
+    """`--version`, else `info.version`, checked before anything is stored."""
+    version = explicit or declared
+    refusal = _version_refusal(version)
+    if refusal is None:
+        return version
+    if explicit:
+        raise RegistryError(f"--version {version!r} {refusal}; pass one such as `1.2.3`")
+    problem = Problem(
+        "/info/version", f"{version!r} {refusal}; pass one such as `1.2.3` with `--version`"
+    )
+    raise InvalidDocumentError(source, [problem])
+
+
+def _version_refusal(version: str) -> str | None:
+    """Why `version` cannot be recorded: the manifest's rules, plus only the characters that
+    API paths (`/versions/{version}`) and `NAME@VERSION` references can hold."""
+    if len(version) > 255:
+        return "is longer than 255 characters"
+    try:
+        _exact_version(version)
+    except ValueError:
+        return "is not an exact version"
+    if not _VERSION_TEXT.match(version):
+        return (
+            "may hold only letters, digits, `.`, `_`, `+` and `-`, and must start with a letter "
+            "or digit"
+        )
+    return None
 
 
 def _calling(tool: ToolDefinition, base: str) -> ToolDefinition:

@@ -307,3 +307,22 @@ async def test_openapi_relative_or_empty_operation_servers_follow_the_base(
         (tool,) = await load_tools(session, pk(version))
     assert {k: v for k, v in (tool.binding or {}).items() if k in ("servers", "baseUrl")} == calls
     assert version.policy["egress"] == egress
+
+
+@pytest.mark.parametrize("version", ["a b/c@d", "1.0/../x@y", "1" * 300, "latest", "..", "v1#2"])
+async def test_openapi_import_checks_the_version_as_manifests_do(
+    services: Services, people: tuple[Team, User], version: str
+) -> None:
+    before = await count_rows(services)
+    with pytest.raises(RegistryError) as refused:
+        await import_ping(services, people, ping_spec(f"https://{API}"), version=version)
+    assert refused.value.status_code == 400
+    assert str(refused.value).startswith(f"--version {version!r} ")
+    with pytest.raises(InvalidDocumentError) as caught:
+        await import_ping(services, people, ping_spec(f"https://{API}", version=version))
+    assert [p.pointer for p in caught.value.problems] == ["/info/version"]
+    assert "`--version`" in caught.value.problems[0].message
+    assert await count_rows(services) == before
+    spec = ping_spec(f"https://{API}", version=version)
+    imported = await import_ping(services, people, spec, version="2.0.0-rc.1+b5")
+    assert imported.version == "2.0.0-rc.1+b5"
