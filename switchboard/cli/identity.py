@@ -13,7 +13,7 @@ import anyio
 
 from registry.errors import RegistryError
 from registry.models import Role
-from switchboard.audit.log import Event, append
+from switchboard.audit.log import Event, append_in
 from switchboard.cli.context import Command
 from switchboard.cli.output import emit_json, table
 from switchboard.identity.accounts import (
@@ -109,18 +109,16 @@ async def create_user_command(cmd: Command) -> None:
                 password=password,
                 display_name=cmd.args.display_name,
             )
+            created = Event(
+                actor=actor,
+                action="user_create",
+                outcome="ok",
+                target=user.username,
+                detail={"role": role.value},
+            )
+            await append_in(session, [created])
     except ValueError as exc:
         raise RegistryError(str(exc)) from exc
-    await append(
-        cmd.services.sessions,
-        Event(
-            actor=actor,
-            action="user_create",
-            outcome="ok",
-            target=user.username,
-            detail={"role": role.value},
-        ),
-    )
     print(f"created {role.value} {user.username}")
     if generated:
         print(f"password: {password}  (shown once)")
@@ -152,13 +150,9 @@ async def toggle_user_command(cmd: Command) -> None:
     async with cmd.services.transaction() as session:
         actor = (await cmd.actor(session)).username
         user = await set_disabled(session, cmd.args.name, cmd.args.disabled)
-    verb = "disabled" if user.disabled else "enabled"
-    await append(
-        cmd.services.sessions,
-        Event(
-            actor=actor, action=f"user_{verb.removesuffix('d')}", outcome="ok", target=user.username
-        ),
-    )
+        verb = "disabled" if user.disabled else "enabled"
+        action = f"user_{verb.removesuffix('d')}"
+        await append_in(session, [Event(actor, action, "ok", target=user.username)])
     print(f"{verb} {user.username}")
 
 
@@ -168,12 +162,9 @@ async def password_command(cmd: Command) -> None:
         async with cmd.services.transaction() as session:
             actor = (await cmd.actor(session)).username
             user = await set_password(session, cmd.args.name, password)
+            await append_in(session, [Event(actor, "user_password", "ok", target=user.username)])
     except ValueError as exc:
         raise RegistryError(str(exc)) from exc
-    await append(
-        cmd.services.sessions,
-        Event(actor=actor, action="user_password", outcome="ok", target=user.username),
-    )
     print(f"password of {user.username} changed")
 
 
@@ -194,16 +185,14 @@ async def create_token_command(cmd: Command) -> None:
             allowed=allowed,
             expires_in=lifetime,
         )
-    await append(
-        services.sessions,
-        Event(
+        created = Event(
             actor=actor.username,
             action="token_create",
             outcome="ok",
             target=owner.username,
             detail={"token_id": row.id, "scopes": row.scopes},
-        ),
-    )
+        )
+        await append_in(session, [created])
     if cmd.as_json:
         emit_json({"id": row.id, "token": token, "expires_at": row.expires_at.isoformat()})
         return
@@ -244,14 +233,12 @@ async def revoke_token_command(cmd: Command) -> None:
         actor = await cmd.actor(session)
         owner = await get_user(session, cmd.args.user) if cmd.args.user else actor
         row = await revoke_pat(session, owner, cmd.args.id)
-    await append(
-        cmd.services.sessions,
-        Event(
+        revoked = Event(
             actor=actor.username,
             action="token_revoke",
             outcome="ok",
             target=owner.username,
             detail={"token_id": row.id},
-        ),
-    )
+        )
+        await append_in(session, [revoked])
     print(f"revoked token {row.id} ({row.name})")

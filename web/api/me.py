@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from registry.errors import NotFoundError
 from registry.models import Role
-from switchboard.audit.log import Event, append
+from switchboard.audit.log import Event, append_in
 from switchboard.identity.accounts import get_user
 from switchboard.identity.models import Consent, PersonalAccessToken
 from switchboard.identity.pats import create_pat, list_pats, revoke_pat
@@ -109,16 +109,14 @@ async def create_token(request: Request, body: TokenBody) -> NewToken:
             allowed=within_credential(allowed, caller.scopes, caller.via == "session"),
             expires_in=timedelta(days=body.expires_in_days),
         )
-    await append(
-        svc.sessions,
-        Event(
+        created = Event(
             actor=caller.username,
             action="token_create",
             outcome="ok",
             target=caller.username,
             detail={"token_id": row.id, "scopes": row.scopes},
-        ),
-    )
+        )
+        await append_in(session, [created])
     return NewToken(**_view(row).model_dump(), token=token)
 
 
@@ -130,16 +128,14 @@ async def revoke_token(request: Request, token_id: str) -> None:
     async with svc.transaction() as session:
         user = await get_user(session, caller.username)
         row = await revoke_pat(session, user, int(token_id))
-    await append(
-        svc.sessions,
-        Event(
+        revoked = Event(
             actor=caller.username,
             action="token_revoke",
             outcome="ok",
             target=caller.username,
             detail={"token_id": row.id},
-        ),
-    )
+        )
+        await append_in(session, [revoked])
 
 
 async def list_consents(request: Request) -> list[ConsentView]:
@@ -165,10 +161,8 @@ async def revoke_consent(request: Request, client_id: str | None) -> None:
         if result.rowcount == 0:
             raise NotFoundError(f"you gave no consent to client {client_id!r}")
         await revoke_client_tokens(session, caller.user_id, client_id or "")
-    await append(
-        services(request).sessions,
-        Event(actor=caller.username, action="consent_revoke", outcome="ok", client=client_id),
-    )
+        withdrawn = Event(caller.username, "consent_revoke", "ok", client=client_id)
+        await append_in(session, [withdrawn])
 
 
 ENDPOINTS = [

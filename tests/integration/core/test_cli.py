@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import anyio
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from switchboard.audit.seals import seal
 from switchboard.cli.main import main
+from switchboard.identity.accounts import get_user
 from switchboard.services import open_services
 from switchboard.settings import Settings
-from tests.audit_tampering import drop_append_only_guards
+from tests.audit_tampering import allow_appends, drop_append_only_guards, refuse_appends
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 TIME = str(FIXTURES / "manifests" / "time.json")
@@ -117,6 +122,50 @@ def test_init_creates_the_first_admin_once(
     assert "an admin account exists" in capsys.readouterr().out
     main(["user", "list"])
     assert "admin  admin  active  password" in capsys.readouterr().out
+
+
+def on_database(settings: Settings, change: Callable[[AsyncConnection], Awaitable[None]]) -> None:
+    async def go() -> None:
+        async with open_services(settings) as services, services.engine.begin() as connection:
+            await change(connection)
+
+    anyio.run(go)
+
+
+def password_hash(settings: Settings, username: str) -> str | None:
+    async def go() -> str | None:
+        async with open_services(settings) as services, services.sessions() as session:
+            return (await get_user(session, username)).password_hash
+
+    return anyio.run(go)
+
+
+def test_account_and_token_changes_fail_when_their_record_does(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    main(["user", "create", "bob"])
+    main(["token", "create", "--name", "ci", "--scope", "mcp"])
+    capsys.readouterr()
+    password = password_hash(cli_env, "bob")
+    monkeypatch.setattr("sys.stdin", io.StringIO("a new password that is long enough\n"))
+    on_database(cli_env, refuse_appends)
+    for argv in (
+        ["user", "create", "ivy"],
+        ["user", "disable", "bob"],
+        ["user", "password", "bob"],
+        ["token", "create", "--name", "nightly", "--scope", "mcp"],
+        ["token", "revoke", "1"],
+    ):
+        with pytest.raises(DBAPIError, match="appends refused"):
+            main(argv)
+    on_database(cli_env, allow_appends)
+    users = json.loads(run(capsys, "--json", "user", "list"))
+    assert [(u["name"], u["status"]) for u in users] == [("alice", "active"), ("bob", "active")]
+    assert password_hash(cli_env, "bob") == password
+    tokens = json.loads(run(capsys, "--json", "token", "list"))
+    assert [(t["id"], t["status"]) for t in tokens] == [(1, "active")]
+    actions = [json.loads(line)["action"] for line in run(capsys, "audit", "export").splitlines()]
+    assert actions == ["user_create", "token_create"]
 
 
 def test_audit_verify_and_export(cli_env: Settings, capsys: pytest.CaptureFixture[str]) -> None:

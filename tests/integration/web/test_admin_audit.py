@@ -6,12 +6,15 @@ import json
 from pathlib import Path
 
 import httpx
+import pytest
+from sqlalchemy.exc import DBAPIError
 from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from switchboard.audit.models import AuditRecord
 from switchboard.audit.verification import verify
 from switchboard.services import Services
+from tests.audit_tampering import allow_appends, refuse_appends
 
 ROOT = Path(__file__).parents[3]
 
@@ -60,3 +63,21 @@ async def test_a_failed_change_leaves_no_record(app: Starlette, client: httpx.As
     async with services.sessions() as session:
         actions = {r.action for r in await session.exec(select(AuditRecord))}
     assert "grant.set" not in actions
+
+
+async def test_token_changes_fail_when_their_record_does(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    services: Services = app.state.services
+    made = await client.post("/api/v1/me/tokens", json={"name": "ci", "scopes": ["mcp"]})
+    assert made.status_code == 201, made.text
+    async with services.engine.begin() as connection:
+        await refuse_appends(connection)
+    with pytest.raises(DBAPIError, match="appends refused"):
+        await client.post("/api/v1/me/tokens", json={"name": "nightly", "scopes": ["mcp"]})
+    with pytest.raises(DBAPIError, match="appends refused"):
+        await client.delete(f"/api/v1/me/tokens/{made.json()['id']}")
+    async with services.engine.begin() as connection:
+        await allow_appends(connection)
+    tokens = (await client.get("/api/v1/me/tokens")).json()
+    assert [(t["name"], t["revoked"]) for t in tokens] == [("tests", False), ("ci", False)]

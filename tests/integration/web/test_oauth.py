@@ -7,11 +7,13 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
+from sqlalchemy.exc import DBAPIError
 from starlette.applications import Starlette
 
 from registry.models import Role
 from switchboard.audit.verification import verify
 from switchboard.identity.accounts import create_user
+from tests.audit_tampering import allow_appends, refuse_appends
 from tests.conftest import TEST_PASSWORD
 from tests.integration.web.oauth_flow import (
     MCP_URL,
@@ -316,6 +318,26 @@ async def test_consent_can_be_withdrawn(anonymous: httpx.AsyncClient, bob: str) 
     assert refreshed.json()["error"] == "invalid_grant"
     again = await anonymous.get("/oauth/authorize", params=authorize_params(client_id, pkce()[1]))
     assert again.status_code == 200  # the consent page, once more
+
+
+async def test_consent_stays_when_its_withdrawal_cannot_be_recorded(
+    app: Starlette, anonymous: httpx.AsyncClient, bob: str
+) -> None:
+    client_id = await register(anonymous)
+    await sign_in(anonymous, bob)
+    tokens = (await exchange(anonymous, client_id, await authorize(anonymous, client_id))).json()
+    csrf = (await anonymous.get("/api/v1/me")).json()["csrf_token"]
+    async with app.state.services.engine.begin() as connection:
+        await refuse_appends(connection)
+    with pytest.raises(DBAPIError, match="appends refused"):
+        await anonymous.delete(
+            "/api/v1/me/consents", params={"client_id": client_id}, headers={"X-CSRF-Token": csrf}
+        )
+    async with app.state.services.engine.begin() as connection:
+        await allow_appends(connection)
+    consents = (await anonymous.get("/api/v1/me/consents")).json()
+    assert [c["client_id"] for c in consents] == [client_id]
+    assert (await refresh(anonymous, client_id, tokens["refresh_token"])).status_code == 200
 
 
 async def test_key_rotation_keeps_old_tokens_valid(
