@@ -6,7 +6,8 @@ and progress -> check `structuredContent` and the size -> audit (durably) -> res
 
 Problems with the request itself are JSON-RPC errors (unknown tool: -32602; over the rate limit);
 problems running the tool are results with `isError: true`, which a model can read and act on.
-Every call that names a tool the caller may use is audited, whatever its outcome.
+Every call that names a tool the caller may use is audited, whatever its outcome, and so is
+one naming a tool of a server the caller's teams are not granted (outcome `denied`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,10 @@ from mcp.server.context import ServerRequestContext
 from mcp.server.streamable_http import MCP_SESSION_ID_HEADER
 from mcp.shared.exceptions import MCPError
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+from sqlmodel import col, select
 
-from registry.visibility import IndexedTool
+from registry.models import ReviewStatus, Server, ServerVersion
+from registry.visibility import IndexedTool, standing
 from sandboxes.errors import SandboxError
 from switchboard.audit.log import Event
 from switchboard.audit.writer import AuditUnavailableError, AuditWriter
@@ -37,7 +40,7 @@ from toolhost.naming import Naming
 from toolhost.peer import CallerPeer
 from toolhost.ratelimit import CallLimits
 from toolhost.relayed import as_own
-from toolhost.routing import LeaseOwner, SandboxRouter
+from toolhost.routing import LeaseOwner, SandboxRouter, quarantine_message
 from toolhost.telemetry import CallObservation, Telemetry
 from toolhost.validation import SchemaChecks, UnusableSchemaError
 
@@ -110,7 +113,7 @@ class CallPath:
         name = Naming.of(request.scope).internal(params.name)
         tool = usable_tools(request.scope).get(name)
         if tool is None:
-            raise MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
+            raise await self._refusal(principal, name, params.name)
         hosted = await self.hosted(tool.version_id, revision_of(request.scope))
         own_name = tool.name.removeprefix(hosted.slug + ".")
         arguments = dict(params.arguments or {})
@@ -144,6 +147,47 @@ class CallPath:
             observation.outcome(done.outcome, done.error_class)
             await self._audit(principal, hosted, own_name, arguments, started, done)
             return done.result
+
+    async def _refusal(self, principal: Principal, name: str, exposed: str) -> MCPError:
+        """The error for a tool the caller may not use. A call naming a real server's tool is
+        audited: a caller trying what they may not is the security team's business. Only a
+        caller whose teams hold a grant learns that the version is quarantined; to anyone else
+        the tool is as unknown as one that does not exist."""
+        unknown = MCPError(types.INVALID_PARAMS, f"Unknown tool: {exposed}")
+        slug, _, own = name.partition(".")
+        async with self.services.sessions() as session:
+            server = (await session.exec(select(Server).where(col(Server.slug) == slug))).first()
+            if server is None or not own:
+                return unknown
+            state = await standing(session, principal.username)
+            live = server.live_version_id
+            version = None if live is None else await session.get(ServerVersion, live)
+        granted = state is not None and any(grant == server.id for grant, _ in state.grants)
+        if not granted:
+            error, outcome, reason = unknown, "denied", "not granted to the caller's teams"
+        elif version is not None and version.status == ReviewStatus.quarantined:
+            label = f"{server.name}@{version.version}"
+            error = MCPError(types.INVALID_PARAMS, quarantine_message(label))
+            outcome, reason = "rejected", f"{label} is quarantined"
+        else:
+            return unknown
+        event = Event(
+            actor=principal.username,
+            action="tool.call",
+            outcome=outcome,
+            target=name,
+            on_behalf_of=principal.on_behalf_of,
+            client=principal.client_id,
+            detail={
+                "server": slug,
+                "tool": own,
+                "error_class": f"jsonrpc:{error.error.code}",
+                "reason": reason,
+                "credential": principal.credential_id,
+            },
+        )
+        await self._durably(event)
+        return error
 
     async def _run(
         self,
@@ -282,6 +326,9 @@ class CallPath:
                 "credential": principal.credential_id,
             },
         )
+        await self._durably(event)
+
+    async def _durably(self, event: Event) -> None:
         try:
             with anyio.CancelScope(shield=True):
                 await self.audit.write(event)

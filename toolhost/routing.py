@@ -236,8 +236,10 @@ class SandboxRouter:
                     await self._drop(key, lease)
 
 
-def quarantine_message(hosted: HostedVersion) -> str:
+def quarantine_message(hosted: HostedVersion | str) -> str:
+    """Why `hosted` (or the version labelled so, `name@version`) takes no calls."""
+    label = hosted if isinstance(hosted, str) else hosted.label
     return (
-        f"{hosted.label} is quarantined: its server's tool definitions no longer match the "
+        f"{label} is quarantined: its server's tool definitions no longer match the "
         "approved ones; a security reviewer must review the change before it can be called again"
     )

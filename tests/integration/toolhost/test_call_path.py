@@ -154,7 +154,17 @@ async def test_a_revoked_grant_stops_the_next_call(hosted: HostedFactory) -> Non
         with pytest.raises(MCPError) as refused:
             await client.call_tool("hostile.echo", {"text": "b"})
         assert refused.value.error.code == types.INVALID_PARAMS
+        assert refused.value.error.message == "Unknown tool: hostile.echo"
         assert "hostile.echo" not in {t.name for t in (await client.list_tools()).tools}
+        with pytest.raises(MCPError):
+            await client.call_tool("nowhere.echo", {"text": "c"})
+        records = await tool_calls(world)
+        assert [(r.target, r.outcome, r.detail.get("reason")) for r in records] == [
+            ("hostile.echo", "ok", None),
+            ("hostile.echo", "denied", "not granted to the caller's teams"),
+        ], "a server that does not exist leaves no record"
+        assert records[1].actor == "dana"
+        assert records[1].detail["error_class"] == "jsonrpc:-32602"
 
 
 async def test_a_burst_over_the_rate_limit_is_refused_and_audited(hosted: HostedFactory) -> None:
@@ -191,6 +201,22 @@ async def test_a_server_whose_tools_changed_is_quarantined(hosted: HostedFactory
             assert "quarantined" in text_of(refused)
             listed = {t.name for t in (await client.list_tools()).tools}
             assert not any(n.startswith("calculator.") for n in listed)
+            with pytest.raises(MCPError) as again:
+                await client.call_tool("calculator.evaluate", {"expression": "1+1"})
+            assert again.value.error.code == types.INVALID_PARAMS
+            assert again.value.error.message == (
+                "dev.switchboard.examples/calculator@0.1.0 is quarantined: its server's tool "
+                "definitions no longer match the approved ones; a security reviewer must review "
+                "the change before it can be called again"
+            )
+        assert [(r.target, r.outcome, r.detail.get("reason")) for r in await tool_calls(world)] == [
+            ("calculator.evaluate", "error", None),
+            (
+                "calculator.evaluate",
+                "rejected",
+                "dev.switchboard.examples/calculator@0.1.0 is quarantined",
+            ),
+        ]
         reviews = (await world.admin.get("/api/v1/reviews")).json()
         entry: dict[str, Any] = next(r for r in reviews if r["slug"] == "calculator")
         assert entry["status"] == ReviewStatus.quarantined
