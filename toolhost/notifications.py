@@ -2,16 +2,20 @@
 
 Sessions of the handshake era (2025-06-18, 2025-11-25) are remembered when they list tools and
 notified on their standing stream; on 2026-07-28 a client opts in with `subscriptions/listen`,
-whose response is the stream. Each is remembered with its caller and what it was shown. Every
-approval, rejection, quarantine, grant and revoke moves the shared catalogue revision (on any
-replica), so one cheap read per interval tells whether anything may have changed; only then is
-each session's set recomputed, and only sessions whose set really differs are notified.
+whose response is the stream. Each is remembered with its caller and what it was shown: each
+tool's name and a digest of its definition, so a newly approved version whose tools keep their
+names but change a description or schema is a change too. Every approval, rejection,
+quarantine, grant and revoke moves the shared catalogue revision (on any replica), so one cheap
+read per interval tells whether anything may have changed; only then is each session's set
+recomputed, and only sessions whose set really differs are notified.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +33,7 @@ from mcp.shared.subscriptions import (
 )
 
 from registry import revision
-from registry.visibility import standing
+from registry.visibility import IndexedTool, standing
 from switchboard.identity.principal import Principal
 from switchboard.identity.scopes import effective_tools
 from switchboard.services import Services
@@ -38,13 +42,37 @@ from toolhost.authentication import principal_of, usable_tools
 logger = logging.getLogger(__name__)
 
 POLL_SECONDS = 1.0
+Shown = frozenset[tuple[str, str]]
+"""Each tool a caller was shown: its name and `definition_digest`."""
+
+
+def definition_digest(tool: IndexedTool) -> str:
+    canonical = json.dumps(tool.wire, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+class Digests:
+    """What callers are shown, with each tool's digest worked out once however many callers
+    are shown it (a check covers every watched session)."""
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[int, str], str] = {}
+
+    def shown(self, tools: Iterable[IndexedTool]) -> Shown:
+        return frozenset((tool.name, self._digest(tool)) for tool in tools)
+
+    def _digest(self, tool: IndexedTool) -> str:
+        key = (tool.version_id, tool.name)
+        if key not in self._known:
+            self._known[key] = definition_digest(tool)
+        return self._known[key]
 
 
 @dataclass
 class _Watched:
     username: str
     scopes: frozenset[str]
-    shown: frozenset[str]
+    shown: Shown
 
 
 @dataclass(eq=False)
@@ -62,10 +90,14 @@ class ListChangedNotifier:
         self._revision: int | None = None
 
     def shown(
-        self, session_id: str, session: ServerSession, principal: Principal, names: list[str]
+        self,
+        session_id: str,
+        session: ServerSession,
+        principal: Principal,
+        tools: Iterable[IndexedTool],
     ) -> None:
         """Remember what session `session_id` was just shown by `tools/list`."""
-        watched = _Watched(principal.username, principal.scopes, frozenset(names))
+        watched = _Watched(principal.username, principal.scopes, Digests().shown(tools))
         self._sessions[session_id] = (session, watched)
 
     def ended(self, session_id: str) -> None:
@@ -86,8 +118,8 @@ class ListChangedNotifier:
         listener = None
         if wanted:
             principal = principal_of(ctx.request.scope)
-            names = frozenset(usable_tools(ctx.request.scope))
-            watched = _Watched(principal.username, principal.scopes, names)
+            shown = Digests().shown(usable_tools(ctx.request.scope).values())
+            watched = _Watched(principal.username, principal.scopes, shown)
             listener = _Listener(watched, send)
             self._listeners.add(listener)
         try:
@@ -142,14 +174,15 @@ class ListChangedNotifier:
             watching += [listener.watched for listener in self._listeners]
             users = {watched.username for watched in watching}
             standings = {name: await standing(db, name) for name in users}
+        digests = Digests()
 
         def changed(watched: _Watched) -> bool:
             state = standings.get(watched.username)
             granted = index.visible(state.grants) if state and not state.disabled else []
-            names = frozenset(t.name for t in effective_tools(granted, watched.scopes))
-            if names == watched.shown:
+            shown = digests.shown(effective_tools(granted, watched.scopes))
+            if shown == watched.shown:
                 return False
-            watched.shown = names
+            watched.shown = shown
             return True
 
         for session_id, (session, watched) in list(self._sessions.items()):

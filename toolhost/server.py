@@ -75,7 +75,7 @@ def build_server(
         tools = list(usable_tools(scope).values())
         session_id = handshake_session(ctx)
         if session_id is not None:
-            notifier.shown(session_id, ctx.session, principal, [t.name for t in tools])
+            notifier.shown(session_id, ctx.session, principal, tools)
         naming = Naming.of(scope)
         if naming.bare is None:
             return types.ListToolsResult(tools=[types.Tool.model_validate(t.wire) for t in tools])

@@ -107,6 +107,38 @@ async def test_the_session_stream_hears_of_grants_and_revokes(
         assert (await client.list_tools()).tools == []
 
 
+async def test_a_new_version_changing_only_a_definition_is_a_change(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Version 2 keeps the tool's name but says something else: the caller must list again, or
+    their client keeps showing a model the definition the reviewer replaced."""
+    changed = anyio.Event()
+
+    async def on_message(message: Any) -> None:
+        if isinstance(message, types.ToolListChangedNotification):
+            changed.set()
+
+    async with world(tmp_path, database_url) as w:
+        await w.grant()
+        async with connected(w, "legacy", on_message) as client:
+            [before] = (await client.list_tools()).tools
+            assert before.description == "does a thing"
+
+            await publish_tools(
+                w.server.services,
+                w.team,
+                w.reviewer,
+                [make_tool("ping", "does another thing")],
+                version="2.0.0",
+            )
+            async with w.server.services.transaction() as session:
+                await review.approve(session, "api", actor=w.reviewer)
+            with anyio.fail_after(10):
+                await changed.wait()
+            [after] = (await client.list_tools()).tools
+            assert (after.name, after.description) == ("api.ping", "does another thing")
+
+
 async def test_a_listen_stream_hears_of_grants_and_revokes(
     tmp_path: Path, database_url: str
 ) -> None:
