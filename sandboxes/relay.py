@@ -2,12 +2,18 @@
 
 A server may ask its client to sample or elicit, or send it logs and resource updates, during a
 call. Whoever holds the MCP client session to the server (a sandbox, a remote connection)
-inherits `PeerRelay`, passes `relay_callbacks()` to `mcp.Client`, and sets `peer` to the caller
-of the moment.
+inherits `PeerRelay`, passes `relay_callbacks()` to `mcp.Client`, and attaches each caller for
+the length of their request.
+
+Nothing on the wire says which of several overlapping calls a server's message belongs to, so
+it goes to the newest request still running: a call that ends hands its messages back to the
+one before, rather than taking them into its closed stream.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Protocol
 
 import mcp_types as types
@@ -35,8 +41,22 @@ class ClientPeer(Protocol):
 
 
 class PeerRelay:
-    peer: ClientPeer | None = None
-    """Where the server's own requests and notifications go; set by whoever uses the server."""
+    def __init__(self) -> None:
+        self._peers: list[ClientPeer] = []
+
+    @property
+    def peer(self) -> ClientPeer | None:
+        """Where the server's own requests and notifications go now."""
+        return self._peers[-1] if self._peers else None
+
+    @contextmanager
+    def attached(self, peer: ClientPeer) -> Iterator[None]:
+        """`peer` receives the server's messages while its request runs (and no newer one)."""
+        self._peers.append(peer)
+        try:
+            yield
+        finally:
+            self._peers.remove(peer)
 
     def relay_callbacks(self) -> dict[str, Any]:
         """The `mcp.Client` keyword arguments that route the server's messages to `peer`."""

@@ -49,6 +49,7 @@ class Sandbox(PeerRelay):
     """
 
     def __init__(self, docker: Any, container_id: str, log: BoundedLog, spec: SandboxSpec) -> None:
+        super().__init__()
         self.docker = docker
         self.container_id = container_id
         self.log = log

@@ -218,14 +218,14 @@ class CallPath:
         try:
             async with self.router.lease(hosted, lease_owner(ctx)) as (sandbox, started):
                 observation.sandbox(started=started)
-                sandbox.peer = CallerPeer(ctx)
-                result = await sandbox.call_tool(
-                    own_name,
-                    arguments,
-                    timeout=hosted.call_timeout,
-                    progress=progress,
-                    meta=self._log_opt_in(ctx),
-                )
+                with sandbox.attached(CallerPeer(ctx)):
+                    result = await sandbox.call_tool(
+                        own_name,
+                        arguments,
+                        timeout=hosted.call_timeout,
+                        progress=progress,
+                        meta=self._log_opt_in(ctx),
+                    )
         except SandboxError as exc:
             return Outcome(error_result(str(exc).split("\n---", 1)[0]), "error", type(exc).__name__)
         return self._checked(tool, as_own(result))

@@ -58,8 +58,8 @@ class PassThrough:
     ) -> T:
         try:
             async with self._calls.router.lease(hosted, lease_owner(ctx)) as (sandbox, _):
-                sandbox.peer = CallerPeer(ctx)
-                result: T = await sandbox.request(call, what, timeout=REQUEST_TIMEOUT)
+                with sandbox.attached(CallerPeer(ctx)):
+                    result: T = await sandbox.request(call, what, timeout=REQUEST_TIMEOUT)
                 return as_own(result)
         except SandboxError as exc:
             raise MCPError(types.INTERNAL_ERROR, str(exc).split("\n---", 1)[0]) from exc

@@ -107,6 +107,7 @@ class RemoteServer(PeerRelay):
     task groups must be entered and left by one task); calls from any task go through it."""
 
     def __init__(self, name: str, url: str, *, list_timeout: float, max_age: float) -> None:
+        super().__init__()
         self.name = name
         self.url = url
         self.client: Client | None = None

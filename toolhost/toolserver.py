@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 import mcp_types as types
@@ -15,8 +16,9 @@ from sandboxes.relay import ClientPeer
 class ToolServer(Protocol):
     client: Client | None
     """The initialised MCP client (its `server_capabilities`), `None` before it is ready."""
-    peer: ClientPeer | None
-    """Where the server's own requests and notifications go during a call."""
+
+    def attached(self, peer: ClientPeer) -> AbstractContextManager[None]:
+        """Where the server's own requests and notifications go during a request."""
 
     @property
     def broken(self) -> bool:
