@@ -28,3 +28,13 @@ class OutputSchemaError(SandboxError):
     match the tool's output schema (or that schema is unusable). The server stays in use.
 
     Named like the call path's own output check, so the audit log groups both the same way."""
+
+
+def refused_output(server: str, tool: str, exc: RuntimeError) -> OutputSchemaError:
+    """The SDK client's refusal of `tool`'s result (a bare `RuntimeError`), as a caller's error."""
+    detail = str(exc).partition("\n")[0]
+    return OutputSchemaError(
+        f"{server}: the server's result for tool {tool!r} was refused: {detail}. A tool that "
+        "declares an `outputSchema` must return `structuredContent` matching it; only the "
+        "server's publisher can fix this"
+    )

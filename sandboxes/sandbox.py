@@ -12,11 +12,17 @@ import anyio
 import mcp_types as types
 from anyio.abc import TaskGroup
 from mcp import Client
+from mcp.client import InputRequiredRoundsExceededError, UnexpectedClaimedResult
 from mcp.shared.dispatcher import ProgressFnT
 from mcp.shared.exceptions import MCPError
 
 from sandboxes.direct_calls import ConnectionEndedError, DirectCalls, Stamp, error_of
-from sandboxes.errors import SandboxCrashedError, SandboxStartError, SandboxTimeoutError
+from sandboxes.errors import (
+    SandboxCrashedError,
+    SandboxStartError,
+    SandboxTimeoutError,
+    refused_output,
+)
 from sandboxes.ownership import this_process
 from sandboxes.profile import RunProfile
 from sandboxes.relay import PeerRelay
@@ -132,11 +138,7 @@ class Sandbox(PeerRelay):
                     )
                     if done is not None:
                         return done
-                result: types.CallToolResult = await self._request(
-                    lambda c: c.call_tool(name, arguments, progress_callback=progress, meta=meta),
-                    f"tools/call {name}",
-                )
-                return result
+                return await self._call_in_session(name, arguments, progress, meta)
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 await self._settle()
@@ -146,6 +148,27 @@ class Sandbox(PeerRelay):
             f"{self.spec.name}: tool {name!r} did not answer within {timeout:g} s; "
             "the call was cancelled and the server will be replaced"
         )
+
+    async def _call_in_session(
+        self,
+        name: str,
+        arguments: dict[str, Any],
+        progress: ProgressFnT | None,
+        meta: dict[str, Any] | None,
+    ) -> types.CallToolResult:
+        """Through the SDK session, which checks the result against the tool's `outputSchema`
+        itself and raises a bare `RuntimeError` when it does not fit: an error result, as the
+        call path's own check makes it (its named subclasses are about other things)."""
+        try:
+            result: types.CallToolResult = await self._request(
+                lambda c: c.call_tool(name, arguments, progress_callback=progress, meta=meta),
+                f"tools/call {name}",
+            )
+        except (InputRequiredRoundsExceededError, UnexpectedClaimedResult):
+            raise
+        except RuntimeError as exc:
+            raise refused_output(self.spec.name, name, exc) from exc
+        return result
 
     async def settled(self) -> None:
         """Returns once no cancelled call's aftermath is being checked (`_settle`), so a new

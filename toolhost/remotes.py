@@ -28,11 +28,11 @@ from mcp.shared.exceptions import MCPError
 from registry.manifest import Remote
 from registry.models import ServerKind
 from sandboxes.errors import (
-    OutputSchemaError,
     SandboxCrashedError,
     SandboxError,
     SandboxStartError,
     SandboxTimeoutError,
+    refused_output,
 )
 from sandboxes.launch import LaunchError
 from sandboxes.relay import PeerRelay
@@ -208,16 +208,8 @@ class RemoteServer(PeerRelay):
         except (InputRequiredRoundsExceededError, UnexpectedClaimedResult):
             raise
         except RuntimeError as exc:
-            raise self._refused(name, exc) from exc
+            raise refused_output(self.name, name, exc) from exc
         return result
-
-    def _refused(self, name: str, exc: RuntimeError) -> OutputSchemaError:
-        detail = str(exc).partition("\n")[0]
-        return OutputSchemaError(
-            f"{self.name}: the remote server's result for tool {name!r} was refused: {detail}. "
-            "A tool that declares an `outputSchema` must return `structuredContent` matching "
-            "it; only the remote server's operator can fix this"
-        )
 
     async def request(self, call: Any, what: str, *, timeout: float) -> Any:  # noqa: ASYNC109
         """Any request to the remote, e.g. `lambda c: c.list_prompts()`; past `timeout` it is
