@@ -1,4 +1,9 @@
-"""Teams and the users who act on the catalogue (identity proper comes with sign-in)."""
+"""Teams and the users who act on the catalogue (identity proper comes with sign-in).
+
+Creating a team and adding a member are journalled (`registry.journal`): membership decides which
+tools a user sees. Only a change is noted, so `ensure_team` on an existing team and `add_member`
+for a member already in it leave no record; without an `actor`, Switchboard itself made the
+change (the first admin's default team, a sign-on's teams claim)."""
 
 from __future__ import annotations
 
@@ -8,12 +13,14 @@ from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from registry.errors import ConflictError, NotFoundError, RegistryError
+from registry.journal import note
 from registry.models import Membership, Team, User, pk
 
 _TEAM_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+SYSTEM_ACTOR = "switchboard"
 
 
-async def create_team(session: AsyncSession, name: str) -> Team:
+async def create_team(session: AsyncSession, name: str, *, actor: User | None = None) -> Team:
     if not _TEAM_NAME.match(name):
         raise RegistryError(
             f"team name {name!r} is invalid: use 1-64 lowercase letters, digits, `-` or `_`"
@@ -23,6 +30,7 @@ async def create_team(session: AsyncSession, name: str) -> Team:
     team = Team(name=name)
     session.add(team)
     await session.flush()
+    note(session, _who(actor), "team.create", name)
     return team
 
 
@@ -57,7 +65,14 @@ async def ensure_user(session: AsyncSession, username: str) -> User:
     return user
 
 
-async def add_member(session: AsyncSession, team: Team, user: User) -> None:
+async def add_member(
+    session: AsyncSession, team: Team, user: User, *, actor: User | None = None
+) -> None:
     if await session.get(Membership, (pk(team), pk(user))) is None:
         session.add(Membership(team_id=pk(team), user_id=pk(user)))
         await session.flush()
+        note(session, _who(actor), "team.member.add", f"{team.name}/{user.username}")
+
+
+def _who(actor: User | None) -> str:
+    return actor.username if actor is not None else SYSTEM_ACTOR

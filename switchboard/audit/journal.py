@@ -1,6 +1,6 @@
 """Writes the registry's journal notes (`registry.journal`) into the audit log as part of the
-transaction that made the changes: publish, review, grant, revoke and secret changes are audited
-whichever interface (API, command line) made them."""
+transaction that made the changes: publish, review, grant, revoke, secret and team changes are
+audited whichever interface (API, command line) made them."""
 
 from __future__ import annotations
 

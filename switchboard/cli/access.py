@@ -67,7 +67,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 async def create_team_command(cmd: Command) -> None:
     async with cmd.services.transaction() as session:
-        team = await create_team(session, cmd.args.name)
+        team = await create_team(session, cmd.args.name, actor=await cmd.actor(session))
     print(f"created team {team.name}")
 
 
@@ -83,7 +83,8 @@ async def list_teams_command(cmd: Command) -> None:
 async def add_member_command(cmd: Command) -> None:
     async with cmd.services.transaction() as session:
         team = await get_team(session, cmd.args.team)
-        await add_member(session, team, await ensure_user(session, cmd.args.user))
+        user = await ensure_user(session, cmd.args.user)
+        await add_member(session, team, user, actor=await cmd.actor(session))
     print(f"{cmd.args.user} is a member of {cmd.args.team}")
 
 

@@ -7,6 +7,8 @@ import ipaddress
 
 import uvicorn
 
+from registry.models import Role
+from switchboard.audit.log import Event, append_in
 from switchboard.cli.context import Command
 from switchboard.heap import settle_after_startup
 from switchboard.identity.accounts import ensure_first_admin
@@ -54,12 +56,22 @@ def _is_loopback(host: str) -> bool:
 
 
 async def init_command(cmd: Command) -> None:
-    """Idempotent: safe to run on every `make up`; it never touches stored records."""
+    """Idempotent: safe to run on every `make up`; it never touches stored records. The admin
+    it creates is recorded as made by the acting login, which need not be an account."""
     settings = cmd.services.settings
     print(f"data dir {settings.data_dir.absolute()} ready; schema up to date")
     print(f"default team {settings.default_team!r} exists")
     async with cmd.services.transaction() as session:
         created = await ensure_first_admin(session, settings)
+        if created is not None:
+            admin = Event(
+                actor=cmd.args.actor,
+                action="user_create",
+                outcome="ok",
+                target=settings.admin_username,
+                detail={"role": Role.admin.value},
+            )
+            await append_in(session, [admin])
     if created is None:
         print("an admin account exists")
     elif settings.admin_password is None:

@@ -46,13 +46,17 @@ async def list_teams_endpoint(request: Request) -> list[str]:
 
 async def create_team_endpoint(request: Request, body: TeamBody) -> str:
     async with services(request).transaction() as session:
-        return (await create_team(session, body.name)).name
+        actor = await ensure_user(session, actor_name(request))
+        return (await create_team(session, body.name, actor=actor)).name
 
 
 async def add_member_endpoint(request: Request, team: str, body: MemberBody) -> None:
     async with services(request).transaction() as session:
         await add_member(
-            session, await get_team(session, team), await ensure_user(session, body.user)
+            session,
+            await get_team(session, team),
+            await ensure_user(session, body.user),
+            actor=await ensure_user(session, actor_name(request)),
         )
 
 

@@ -16,6 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from switchboard.audit.log import Event, append_in
 from switchboard.identity.models import OAuthClient
 from web.auth.ratelimit import SlidingWindow
 from web.oauth.client_metadata import ClientMetadataError, check_redirect_uri
@@ -25,6 +26,7 @@ MAX_BODY = 16 * 1024
 MAX_REDIRECT_URIS = 10
 GRANT_TYPES = {"authorization_code", "refresh_token"}
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
+ANONYMOUS = "(anonymous)"
 
 
 class RegistrationError(Exception):
@@ -110,8 +112,25 @@ async def register(request: Request) -> JSONResponse:
                 document=record,
             )
         )
+        await append_in(session, [_registered(request, client_id, record)])
     body = {"client_id": client_id, "client_id_issued_at": int(time.time()), **record}
     return JSONResponse(body, status_code=201, headers=NO_STORE)
+
+
+def _registered(request: Request, client_id: str, record: dict[str, Any]) -> Event:
+    """Registration is open, so nobody is its actor; where it came from and where the client
+    may send codes are what an investigation needs."""
+    return Event(
+        actor=ANONYMOUS,
+        action="oauth_register",
+        outcome="ok",
+        client=client_id,
+        detail={
+            "address": client_address(request),
+            "client_name": record.get("client_name"),
+            "redirect_uris": record["redirect_uris"],
+        },
+    )
 
 
 def _error(error: str, description: str, status: int = 400) -> JSONResponse:

@@ -22,13 +22,13 @@ from authlib.oauth2.rfc6749.errors import (
     UnsupportedGrantTypeError,
 )
 from authlib.oauth2.rfc7636 import create_s256_code_challenge
-from sqlmodel import col, update
+from sqlmodel import col, select, update
 from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from registry.models import User
-from switchboard.audit.log import Event, append
+from switchboard.audit.log import Event, append, append_in
 from switchboard.identity.models import AuthorizationCode, RefreshToken
 from switchboard.services import Services
 from web.oauth.authorize import code_digest
@@ -154,6 +154,7 @@ async def _from_refresh(services: Services, given: dict[str, str]) -> dict[str, 
         refresh = await _new_refresh(
             services, session, row.user_id, client_id, scopes, resource, row.family
         )
+    await _audit(services, user.username, client_id, "refresh_token", scopes)
     return await _tokens(services, user.username, client_id, scopes, resource, row.family, refresh)
 
 
@@ -253,13 +254,15 @@ async def _tokens(
     }
 
 
-async def _revoke_family(session: AsyncSession, family: str) -> None:
-    await session.exec(
+async def _revoke_family(session: AsyncSession, family: str) -> int:
+    """How many refresh tokens this ended: none when the chain was over already."""
+    result = await session.exec(
         update(RefreshToken)
         .where(col(RefreshToken.family) == family)
         .where(col(RefreshToken.revoked_at).is_(None))
         .values(revoked_at=datetime.now(UTC))
     )
+    return result.rowcount
 
 
 async def revoke_client_tokens(session: AsyncSession, user_id: int, client_id: str) -> None:
@@ -288,10 +291,33 @@ async def revoke_endpoint(request: Request) -> Response:
     async with services.transaction() as session:
         row = await session.get(RefreshToken, _digest(token))
         if row is not None and (not client_id or row.client_id == client_id):
-            await _revoke_family(session, row.family)
+            await _revoke_recorded(session, row.family, "refresh_token")
             return Response(status_code=200, headers=NO_STORE)
     family = await services.tokens.family_of(token, audiences=_audiences(services))
     if family is not None:
         async with services.transaction() as session:
-            await _revoke_family(session, family)
+            await _revoke_recorded(session, family, "access_token")
     return Response(status_code=200, headers=NO_STORE)
+
+
+async def _revoke_recorded(session: AsyncSession, family: str, token_type: str) -> None:
+    """End the chain and record it as done by whom it was issued to: whoever presents one of
+    its tokens acts as them. Revoking a chain already ended changes nothing and records nothing."""
+    if not await _revoke_family(session, family):
+        return
+    username, client_id = (
+        await session.exec(
+            select(User.username, RefreshToken.client_id)
+            .join(User, col(User.id) == RefreshToken.user_id)
+            .where(RefreshToken.family == family)
+            .limit(1)
+        )
+    ).one()
+    revoked = Event(
+        actor=username,
+        action="oauth_revoke",
+        outcome="ok",
+        client=client_id,
+        detail={"token_type": token_type},
+    )
+    await append_in(session, [revoked])

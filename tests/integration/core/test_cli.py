@@ -80,6 +80,26 @@ def test_user_help_says_what_disable_and_enable_do(capsys: pytest.CaptureFixture
     assert "re-enable an account (its unexpired sessions and tokens work again)" in listing
 
 
+def test_team_changes_and_the_first_admin_are_audited(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    password = run(capsys, "init").split("with password ")[1].split()[0]
+    run(capsys, "init")
+    run(capsys, "team", "create", "ops")
+    fails(capsys, "team", "create", "ops")
+    run(capsys, "team", "add", "ops", "bob")
+    run(capsys, "team", "add", "ops", "bob")
+    lines = run(capsys, "audit", "export").splitlines()
+    exported = [json.loads(line) for line in lines]
+    assert [(r["actor"], r["action"], r["target"], r["detail"]) for r in exported] == [
+        ("alice", "user_create", "admin", {"role": "admin"}),
+        ("switchboard", "team.member.add", "default/admin", {}),
+        ("alice", "team.create", "ops", {}),
+        ("alice", "team.member.add", "ops/bob", {}),
+    ]
+    assert password not in "".join(lines)
+
+
 def test_invalid_manifest_names_file_and_pointer(
     cli_env: Settings, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -173,9 +193,9 @@ def test_audit_verify_and_export(cli_env: Settings, capsys: pytest.CaptureFixtur
     main(["user", "create", "ivy", "--role", "developer"])
     capsys.readouterr()
     main(["audit", "verify"])
-    assert "audit log intact: 1 records" in capsys.readouterr().out
+    assert "audit log intact: 3 records" in capsys.readouterr().out  # init's admin, then ivy
     main(["audit", "export", "--since", "2000-01-01"])
-    (line,) = capsys.readouterr().out.splitlines()
+    *_, line = capsys.readouterr().out.splitlines()
     assert '"action": "user_create"' in line
     assert '"target": "ivy"' in line
 
@@ -183,8 +203,7 @@ def test_audit_verify_and_export(cli_env: Settings, capsys: pytest.CaptureFixtur
 def test_audit_verify_names_the_seal_and_reseal_accepts_a_loss(
     cli_env: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    main(["init"])
-    main(["user", "create", "ivy", "--role", "developer"])
+    main(["user", "create", "ivy", "--role", "developer"])  # the one record
 
     async def seal_then_delete(delete: bool) -> None:
         async with open_services(cli_env) as services:

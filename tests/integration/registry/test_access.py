@@ -1,13 +1,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlmodel import select
+from sqlmodel import col, select
 
 from registry import grants, review, revision, secrets
 from registry.errors import NotFoundError, RegistryError
 from registry.lookup import get_server
 from registry.models import ReviewStatus, Secret, ServerVersion, Team, User
-from registry.teams import add_member, create_team, ensure_user
+from registry.teams import add_member, create_team, ensure_team, ensure_user
+from switchboard.audit.models import AuditRecord
 from switchboard.services import Services
 from tests.integration.registry.conftest import make_tool, publish_tools
 
@@ -32,6 +33,22 @@ async def granted_world(services: Services, people: tuple[Team, User]) -> Team:
         ops = await create_team(session, "ops")
         await add_member(session, ops, await ensure_user(session, "bob"))
     return ops
+
+
+async def test_each_team_change_is_journalled_once(services: Services) -> None:
+    async with services.transaction() as session:
+        alice = await ensure_user(session, "alice")
+        ops = await ensure_team(session, "ops")
+        assert await ensure_team(session, "ops") == ops
+        await ensure_team(session, services.settings.default_team)
+        await add_member(session, ops, alice, actor=alice)
+        await add_member(session, ops, alice)
+    async with services.sessions() as session:
+        records = await session.exec(select(AuditRecord).order_by(col(AuditRecord.seq)))
+        assert [(r.actor, r.action, r.target) for r in records] == [
+            ("switchboard", "team.create", "ops"),
+            ("alice", "team.member.add", "ops/alice"),
+        ]
 
 
 async def test_nothing_is_visible_without_a_grant(services: Services, granted_world: Team) -> None:

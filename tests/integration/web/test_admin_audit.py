@@ -45,6 +45,7 @@ async def test_publish_review_grant_revoke_and_secrets_are_audited(
             )
         )
     assert [(r.actor, r.action, r.target) for r in records] == [
+        ("switchboard", "team.member.add", "default/alice"),  # the `client` fixture's
         ("alice", "server.publish", f"{manifest['name']}@{version}"),
         ("alice", "secret.set", f"{slug}/API_KEY"),
         ("alice", "version.approve", f"{manifest['name']}@{version}"),
@@ -81,3 +82,22 @@ async def test_token_changes_fail_when_their_record_does(
         await allow_appends(connection)
     tokens = (await client.get("/api/v1/me/tokens")).json()
     assert [(t["name"], t["revoked"]) for t in tokens] == [("tests", False), ("ci", False)]
+
+
+async def test_team_changes_are_audited(app: Starlette, client: httpx.AsyncClient) -> None:
+    assert (await client.post("/api/v1/teams", json={"name": "ops"})).status_code == 201
+    for _ in range(2):
+        added = await client.post("/api/v1/teams/ops/members", json={"user": "bob"})
+        assert added.status_code == 204
+    services: Services = app.state.services
+    async with services.sessions() as session:
+        records = await session.exec(
+            select(AuditRecord)
+            .where(col(AuditRecord.action).startswith("team."))
+            .order_by(col(AuditRecord.seq))
+        )
+        assert [(r.actor, r.action, r.target) for r in records] == [
+            ("switchboard", "team.member.add", "default/alice"),
+            ("alice", "team.create", "ops"),
+            ("alice", "team.member.add", "ops/bob"),
+        ]

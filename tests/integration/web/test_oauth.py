@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
 from authlib.oauth2.rfc8414 import AuthorizationServerMetadata
 from sqlalchemy.exc import DBAPIError
+from sqlmodel import col, select
 from starlette.applications import Starlette
 
 from registry.models import Role
+from switchboard.audit.models import AuditRecord
 from switchboard.audit.verification import verify
 from switchboard.identity.accounts import create_user
 from tests.audit_tampering import allow_appends, refuse_appends
@@ -201,6 +204,41 @@ async def test_revocation_ends_the_chain(anonymous: httpx.AsyncClient, bob: str)
     assert revoked.status_code == 200
     refreshed = await refresh(anonymous, client_id, tokens["refresh_token"])
     assert refreshed.json()["error"] == "invalid_grant"
+
+
+async def test_registration_refresh_and_revocation_are_audited_without_secrets(
+    app: Starlette, anonymous: httpx.AsyncClient, bob: str
+) -> None:
+    client_id = await register(anonymous)
+    await sign_in(anonymous, bob)
+    first = (await exchange(anonymous, client_id, await authorize(anonymous, client_id))).json()
+    second = (await refresh(anonymous, client_id, first["refresh_token"])).json()
+    for _ in range(2):  # the second time, the chain is over already: nothing changes
+        await anonymous.post("/oauth/revoke", data={"token": second["access_token"]})
+    other = (await exchange(anonymous, client_id, await authorize(anonymous, client_id))).json()
+    await anonymous.post("/oauth/revoke", data={"token": other["refresh_token"]})
+
+    async with app.state.services.sessions() as session:
+        records = list(await session.exec(select(AuditRecord).order_by(col(AuditRecord.seq))))
+    oauth = [r for r in records if r.action.startswith("oauth_") and r.action != "oauth_authorize"]
+    mcp = {"scopes": ["mcp"]}
+    assert [(r.actor, r.action, r.client, r.detail) for r in oauth] == [
+        (
+            "(anonymous)",
+            "oauth_register",
+            client_id,
+            {"address": "127.0.0.1", "client_name": "Test IDE", "redirect_uris": [REDIRECT_URI]},
+        ),
+        ("bob", "oauth_token", client_id, {"grant": "authorization_code", **mcp}),
+        ("bob", "oauth_token", client_id, {"grant": "refresh_token", **mcp}),
+        ("bob", "oauth_revoke", client_id, {"token_type": "access_token"}),
+        ("bob", "oauth_token", client_id, {"grant": "authorization_code", **mcp}),
+        ("bob", "oauth_revoke", client_id, {"token_type": "refresh_token"}),
+    ]
+    logged = json.dumps([r.model_dump(mode="json") for r in records])
+    for tokens in (first, second, other):
+        assert tokens["access_token"] not in logged
+        assert tokens["refresh_token"] not in logged
 
 
 @pytest.mark.parametrize(
