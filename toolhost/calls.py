@@ -113,7 +113,7 @@ class CallPath:
         name = Naming.of(request.scope).internal(params.name)
         tool = usable_tools(request.scope).get(name)
         if tool is None:
-            raise await self._refusal(principal, name, params.name)
+            raise await self._refusal(principal, name, params)
         hosted = await self.hosted(tool.version_id, revision_of(request.scope))
         own_name = tool.name.removeprefix(hosted.slug + ".")
         arguments = dict(params.arguments or {})
@@ -148,12 +148,14 @@ class CallPath:
             await self._audit(principal, hosted, own_name, arguments, started, done)
             return done.result
 
-    async def _refusal(self, principal: Principal, name: str, exposed: str) -> MCPError:
+    async def _refusal(
+        self, principal: Principal, name: str, params: types.CallToolRequestParams
+    ) -> MCPError:
         """The error for a tool the caller may not use. A call naming a real server's tool is
         audited: a caller trying what they may not is the security team's business. Only a
         caller whose teams hold a grant learns that the version is quarantined; to anyone else
         the tool is as unknown as one that does not exist."""
-        unknown = MCPError(types.INVALID_PARAMS, f"Unknown tool: {exposed}")
+        unknown = MCPError(types.INVALID_PARAMS, f"Unknown tool: {params.name}")
         slug, _, own = name.partition(".")
         async with self.services.sessions() as session:
             server = (await session.exec(select(Server).where(col(Server.slug) == slug))).first()
@@ -181,6 +183,7 @@ class CallPath:
             detail={
                 "server": slug,
                 "tool": own,
+                "arguments_digest": arguments_digest(dict(params.arguments or {})),
                 "error_class": f"jsonrpc:{error.error.code}",
                 "reason": reason,
                 "credential": principal.credential_id,

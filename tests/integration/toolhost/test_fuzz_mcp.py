@@ -121,15 +121,20 @@ class Ledger:
     visible: tuple[str, ...] = GRANTED
     reached: Counter[tuple[str, str]] = field(default_factory=Counter)
 
-    async def audited(self) -> Counter[tuple[str, str]]:
-        """(tool, argument digest) of every `tool.call` audit record."""
+    async def audited(self, denied: bool = False) -> Counter[tuple[str, str]]:
+        """(tool, argument digest) of every `tool.call` audit record of a call that reached the
+        call path (or, with `denied`, of one naming a tool of a server not granted)."""
         async with self.services.sessions() as session:
             rows = await session.exec(
                 select(AuditRecord)
                 .where(AuditRecord.action == "tool.call")
                 .order_by(col(AuditRecord.seq))
             )
-            return Counter((row.target or "", row.detail["arguments_digest"]) for row in rows)
+            return Counter(
+                (row.target or "", row.detail["arguments_digest"])
+                for row in rows
+                if (row.outcome == "denied") == denied
+            )
 
 
 @dataclass
@@ -517,6 +522,11 @@ async def test_tools_not_granted_get_unknown_tool(probes: dict[str, Probe]) -> N
             (message,) = checked(await probe.send(call(name)))
             assert message["error"]["code"] == types.INVALID_PARAMS, message
             assert message["error"]["message"] == f"Unknown tool: {name}"
+    ledger = next(iter(probes.values())).ledger
+    denied = await ledger.audited(denied=True)
+    assert denied == {("hidden.secret", arguments_digest({})): len(probes)}, (
+        "only the tool of a real server is audited, as denied"
+    )
 
 
 async def test_listings_pass_over_a_server_that_cannot_start(probes: dict[str, Probe]) -> None:
