@@ -491,9 +491,7 @@ async def test_a_remote_result_that_misses_its_output_schema_is_an_error_result(
         assert not fits.is_error, text_of(fits)
         assert fits.structured_content == {"v": 1}
         assert wrong.is_error
-        assert f"{NAME}@1.0.0: the server's result for tool 'typed' was refused" in (
-            text_of(wrong)
-        )
+        assert f"{NAME}@1.0.0: the server's result for tool 'typed' was refused" in (text_of(wrong))
         assert "'one' is not of type 'integer'" in text_of(wrong)
         assert "internal error" not in text_of(wrong)
         assert missing.is_error
