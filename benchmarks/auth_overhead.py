@@ -81,6 +81,7 @@ from switchboard.services import Services
 from switchboard.settings import Settings
 from toolhost.authentication import GRANTED, PRINCIPAL, RequireBearer, _sdk_user
 from toolhost.endpoint import Toolhost
+from toolhost.origins import CheckOrigin
 
 ROOT = Path(__file__).resolve().parents[1]
 SERVERS = ("alpha", "bravo", "charlie")
@@ -199,19 +200,23 @@ async def list_catalogue(
 def without_authentication(
     app: Starlette, principal: Principal, token: str, *, read_grants: bool
 ) -> Toolhost:
-    """A `Toolhost` built as the app builds it, with `RequireBearer` swapped for a fixed caller
-    and, unless `read_grants`, `tools/list` swapped for the plain catalogue."""
+    """A `Toolhost` built as the app builds it, with `RequireBearer` (after the `Host` and
+    `Origin` check) swapped for a fixed caller and, unless `read_grants`, `tools/list` swapped
+    for the plain catalogue."""
     services: Services = app.state.services
     host = Toolhost(services, app.state.telemetry)
-    if not isinstance(host.app, RequireBearer):
-        raise TypeError(f"the toolhost no longer starts with RequireBearer: {host.app!r}")
+    checked = host.app
+    if not isinstance(checked, CheckOrigin) or not isinstance(checked.app, RequireBearer):
+        raise TypeError(
+            f"the toolhost no longer starts with CheckOrigin, RequireBearer: {checked!r}"
+        )
     if not read_grants:
         host.manager.app.add_request_handler(
             "tools/list", types.PaginatedRequestParams, list_catalogue
         )
     user = _sdk_user(principal, token, services.settings.effective_public_url)
     granting = services if read_grants else None
-    host.app = FixedCaller(host.app.app, principal, user, granting)  # type: ignore[assignment]
+    checked.app = FixedCaller(checked.app.app, principal, user, granting)
     return host
 
 
