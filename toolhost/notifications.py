@@ -52,8 +52,10 @@ def definition_digest(tool: IndexedTool) -> str:
 
 
 class Digests:
-    """What callers are shown, with each tool's digest worked out once however many callers
-    are shown it (a check covers every watched session)."""
+    """What callers are shown, with each tool's digest worked out once per catalogue revision
+    rather than on every `tools/list` and for every watched session. A definition changes only
+    with the revision (re-approving a quarantined version records what it now reports), and
+    each check that finds a new revision starts afresh, so a change is never missed."""
 
     def __init__(self) -> None:
         self._known: dict[tuple[int, str], str] = {}
@@ -86,6 +88,7 @@ class ListChangedNotifier:
         self._services = services
         self._interval = interval
         self._sessions: dict[str, tuple[ServerSession, _Watched]] = {}
+        self._digests = Digests()
         self._listeners: set[_Listener] = set()
         self._revision: int | None = None
 
@@ -97,7 +100,7 @@ class ListChangedNotifier:
         tools: Iterable[IndexedTool],
     ) -> None:
         """Remember what session `session_id` was just shown by `tools/list`."""
-        watched = _Watched(principal.username, principal.scopes, Digests().shown(tools))
+        watched = _Watched(principal.username, principal.scopes, self._digests.shown(tools))
         self._sessions[session_id] = (session, watched)
 
     def ended(self, session_id: str) -> None:
@@ -118,7 +121,7 @@ class ListChangedNotifier:
         listener = None
         if wanted:
             principal = principal_of(ctx.request.scope)
-            shown = Digests().shown(usable_tools(ctx.request.scope).values())
+            shown = self._digests.shown(usable_tools(ctx.request.scope).values())
             watched = _Watched(principal.username, principal.scopes, shown)
             listener = _Listener(watched, send)
             self._listeners.add(listener)
@@ -169,17 +172,17 @@ class ListChangedNotifier:
             if current == self._revision:
                 return
             self._revision = current
+            self._digests = Digests()
             index = await self._services.catalog.index(db, current)
             watching = [w for _, w in self._sessions.values()]
             watching += [listener.watched for listener in self._listeners]
             users = {watched.username for watched in watching}
             standings = {name: await standing(db, name) for name in users}
-        digests = Digests()
 
         def changed(watched: _Watched) -> bool:
             state = standings.get(watched.username)
             granted = index.visible(state.grants) if state and not state.disabled else []
-            shown = digests.shown(effective_tools(granted, watched.scopes))
+            shown = self._digests.shown(effective_tools(granted, watched.scopes))
             if shown == watched.shown:
                 return False
             watched.shown = shown

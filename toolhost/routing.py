@@ -125,7 +125,7 @@ class SandboxRouter:
         """The sandbox (or remote connection) `owner` uses for `hosted`, and whether this call
         started its lease."""
         if hosted.status == "quarantined" or hosted.version_id in self.quarantined:
-            raise QuarantinedError(quarantine_message(hosted))
+            raise QuarantinedError(quarantine_message(hosted.label))
         key = (hosted.version_id, owner)
         lease, started = self._leases.get(key), False
         if lease is not None:
@@ -199,7 +199,7 @@ class SandboxRouter:
             if self._runtime is not None:
                 await self._runtime.manager.drop_pool(f"v{hosted.version_id}")
             await self._on_mismatch(hosted, observed)
-            raise QuarantinedError(quarantine_message(hosted))
+            raise QuarantinedError(quarantine_message(hosted.label))
         return sandbox
 
     async def _spec(self, runtime: SandboxRuntime, hosted: HostedVersion) -> SandboxSpec:
@@ -236,9 +236,8 @@ class SandboxRouter:
                     await self._drop(key, lease)
 
 
-def quarantine_message(hosted: HostedVersion | str) -> str:
-    """Why `hosted` (or the version labelled so, `name@version`) takes no calls."""
-    label = hosted if isinstance(hosted, str) else hosted.label
+def quarantine_message(label: str) -> str:
+    """Why the version `label` (`name@version`) takes no calls."""
     return (
         f"{label} is quarantined: its server's tool definitions no longer match the "
         "approved ones; a security reviewer must review the change before it can be called again"

@@ -30,6 +30,17 @@ from switchboard.settings import Settings
 from tests.conftest import TEST_PASSWORD
 
 STARTUP_SECONDS = 60
+INITIALIZE = {
+    "jsonrpc": "2.0",
+    "id": 1,
+    "method": "initialize",
+    "params": {
+        "protocolVersion": "2025-11-25",
+        "capabilities": {},
+        "clientInfo": {"name": "switchboard-tests", "version": "0"},
+    },
+}
+"""A handshake-era `initialize` request, for tests that open sessions with plain HTTP."""
 
 
 @dataclass(frozen=True)

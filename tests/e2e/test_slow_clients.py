@@ -23,7 +23,7 @@ import httpx
 from registry.models import Role
 from switchboard.serving import MAX_HEAD_BYTES
 from tests.conftest import user_with_token
-from tests.e2e.live_server import LiveServer, live_switchboard
+from tests.e2e.live_server import INITIALIZE, LiveServer, live_switchboard
 
 HEADER_SECONDS = 1.0
 BODY_SECONDS = 1.5
@@ -31,16 +31,6 @@ GRACE = 1.5
 """How much later than its deadline a connection may close (timer and scheduling slack)."""
 TRICKLE = 0.1
 """Seconds between the bytes a slow client sends: slow enough to outlast any deadline."""
-INITIALIZE = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "slow", "version": "0"},
-    },
-}
 
 
 @asynccontextmanager

@@ -16,19 +16,8 @@ from mcp.shared.exceptions import MCPError
 
 from registry.models import Role
 from tests.conftest import user_with_token
-from tests.e2e.live_server import LiveServer, live_switchboard
+from tests.e2e.live_server import INITIALIZE, LiveServer, live_switchboard
 from toolhost.calls import RATE_LIMITED
-
-HELLO = {
-    "jsonrpc": "2.0",
-    "id": 1,
-    "method": "initialize",
-    "params": {
-        "protocolVersion": "2025-11-25",
-        "capabilities": {},
-        "clientInfo": {"name": "session-limits", "version": "1"},
-    },
-}
 
 
 @asynccontextmanager
@@ -60,7 +49,7 @@ async def test_only_the_caller_over_the_cap_is_refused(tmp_path: Path, database_
             async with sb.client(mallory) as http:
                 raw = await http.post(
                     "/mcp",
-                    json=HELLO,
+                    json=INITIALIZE,
                     headers={"Accept": "application/json, text/event-stream"},
                 )
             assert raw.status_code == 429
