@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
@@ -111,7 +111,7 @@ async def approve(
     server, version = await get_version(session, ref, prefer=AWAITING)
     _require_awaiting(server, version, "approve")
     review = await _describe(session, server, version)
-    await _decide(session, version, ReviewStatus.approved, actor, reason)
+    await _decide(session, server, version, ReviewStatus.approved, actor, reason)
     note(session, actor.username, "version.approve", f"{server.name}@{version.version}")
     server.live_version_id = pk(version)
     session.add(server)
@@ -133,7 +133,7 @@ async def reject(session: AsyncSession, ref: str, *, actor: User, reason: str) -
         raise RegistryError("a rejection needs a reason the publisher can act on (`--reason`)")
     server, version = await get_version(session, ref, prefer=AWAITING)
     _require_awaiting(server, version, "reject")
-    await _decide(session, version, ReviewStatus.rejected, actor, reason)
+    await _decide(session, server, version, ReviewStatus.rejected, actor, reason)
     note(session, actor.username, "version.reject", f"{server.name}@{version.version}")
     if server.live_version_id == version.id:
         server.live_version_id = None
@@ -153,11 +153,26 @@ def _require_awaiting(server: Server, version: ServerVersion, verb: str) -> None
 
 async def _decide(
     session: AsyncSession,
+    server: Server,
     version: ServerVersion,
     status: ReviewStatus,
     actor: User,
     reason: str | None,
 ) -> None:
+    """Decide only if the version is still in the state this review read: two reviewers (or
+    an approve and a reject) at once both saw it pending, and without this the later write won
+    while both were told they had decided it."""
+    claimed = await session.exec(
+        update(ServerVersion)
+        .where(col(ServerVersion.id) == pk(version), col(ServerVersion.status) == version.status)
+        .values(status=status)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise InvalidStateError(
+            f"{server.name}@{version.version} was decided by someone else a moment ago; "
+            f"`switchboard review show {server.slug}@{version.version}` shows the decision"
+        )
     version.reviewed_by_id = pk(actor)
     version.reviewed_at = utcnow()
     version.review_reason = reason

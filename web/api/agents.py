@@ -15,7 +15,7 @@ from registry.errors import InvalidDocumentError, Problem
 from registry.models import Role
 from registry.teams import ensure_user, get_team
 from web.api.deps import actor_name, services
-from web.api.endpoints import MAX_BODY, NUL_PROBLEM, Endpoint, RequestTooLargeError
+from web.api.endpoints import NUL_PROBLEM, Endpoint
 
 SOURCE = "request body"
 
@@ -38,13 +38,8 @@ class PublishedAgent(BaseModel):
     """False when this exact document was already published under this version."""
 
 
-async def _document_text(request: Request) -> str:
-    """The raw body (YAML or JSON, which YAML reads too), up to the API's body limit."""
-    raw = bytearray()
-    async for chunk in request.stream():
-        raw.extend(chunk)
-        if len(raw) > MAX_BODY:
-            raise RequestTooLargeError(f"request body exceeds {MAX_BODY // 1024 // 1024} MiB")
+def _document_text(raw: bytes) -> str:
+    """The body as text (YAML or JSON, which YAML reads too)."""
     try:
         text = raw.decode()
     except UnicodeDecodeError:
@@ -54,10 +49,10 @@ async def _document_text(request: Request) -> str:
     return text
 
 
-async def publish(request: Request, team: str | None) -> PublishedAgent:
+async def publish(request: Request, team: str | None, body: bytes) -> PublishedAgent:
     """Publish a version; the same document again is a no-op, a changed one needs a new version."""
     svc = services(request)
-    text = await _document_text(request)
+    text = _document_text(body)
     document = await anyio.to_thread.run_sync(parse_agent, text, SOURCE)
     async with svc.transaction() as session:
         owner = await get_team(session, team or svc.settings.default_team)

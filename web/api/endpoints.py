@@ -9,12 +9,13 @@ from http import HTTPStatus
 from typing import Any
 
 from pydantic import BaseModel, TypeAdapter, ValidationError
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Match, Route
 
-from registry.errors import InvalidDocumentError, Problem, RegistryError
+from registry.errors import ConflictError, InvalidDocumentError, Problem, RegistryError
 from registry.models import Role
 from registry.pointers import json_pointer, problems_from_validation
 from web.api.deps import authenticate, require_role
@@ -22,6 +23,9 @@ from web.api.deps import authenticate, require_role
 MAX_BODY = 5 * 1024 * 1024
 API_ROOT = "/api/"
 NUL_PROBLEM = "contains a NUL character, which no stored text may hold"
+RACE_ATTEMPTS = 3
+UNIQUE_VIOLATION = "23505"
+"""PostgreSQL's SQLSTATE for a unique constraint refusing a row (SQLite says so in words)."""
 Handler = Callable[..., Awaitable[Any]]
 
 
@@ -39,7 +43,7 @@ class Endpoint:
     role: Role = Role.user
     """The least role that may call this endpoint."""
     raw_body: tuple[str, ...] = ()
-    """Media types of a body the handler reads itself (a document, not a JSON model), so the
+    """Media types of a body the handler takes as bytes (a document, not a JSON model), so the
     OpenAPI document can still say that a body is expected."""
 
     def route(self, prefix: str) -> Route:
@@ -52,8 +56,10 @@ class Endpoint:
                     kwargs[name] = request.query_params.get(name)
                 _refuse_nul(kwargs)
                 if self.body is not None:
-                    kwargs["body"] = await _parse_body(request, self.body)
-                result = await self.handler(request, **kwargs)
+                    kwargs["body"] = _parse_body(await _read_body(request), self.body)
+                elif self.raw_body:
+                    kwargs["body"] = await _read_body(request)
+                result = await _call(self.handler, request, kwargs)
             except RegistryError as exc:
                 return problem_response(exc)
             if result is None:
@@ -66,12 +72,43 @@ class Endpoint:
         )
 
 
-async def _parse_body(request: Request, model: type[BaseModel]) -> BaseModel:
+async def _call(handler: Handler, request: Request, kwargs: dict[str, Any]) -> Any:
+    """Run the handler, again when a concurrent request stored the same row first.
+
+    Handlers check, then write (is the team name free? is the user a member yet?): two requests
+    at once both pass the check, and the database's unique constraint refuses the later write,
+    undoing that request's transaction. Run again, its check sees the other's row and it answers
+    as it would have one after the other (409 for a second team, 204 for a second member)."""
+    attempt = 1
+    while True:
+        try:
+            return await handler(request, **kwargs)
+        except IntegrityError as exc:
+            if not _unique_violation(exc):
+                raise
+            if attempt == RACE_ATTEMPTS:
+                raise ConflictError(
+                    "other requests kept changing the same records at the same moment; try again"
+                ) from exc
+            attempt += 1
+
+
+def _unique_violation(exc: IntegrityError) -> bool:
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate == UNIQUE_VIOLATION or "UNIQUE constraint failed" in str(exc.orig)
+
+
+async def _read_body(request: Request) -> bytes:
+    """The whole body, refused past `MAX_BODY` while it arrives."""
     raw = bytearray()
     async for chunk in request.stream():
         raw.extend(chunk)
         if len(raw) > MAX_BODY:
             raise RequestTooLargeError(f"request body exceeds {MAX_BODY // 1024 // 1024} MiB")
+    return bytes(raw)
+
+
+def _parse_body(raw: bytes, model: type[BaseModel]) -> BaseModel:
     try:
         data = json.loads(raw or b"null")
     except json.JSONDecodeError as exc:
