@@ -16,10 +16,11 @@ from agents.availability import DEFAULT_MODELS
 from agents.runs import approvals, launch
 from agents.runs.engine import audit_event, cancel_run
 from agents.runs.errors import NotYourRunError, RunNotFoundError
-from agents.runs.tables import AgentRun
+from agents.runs.tables import AgentRun, RunStatus
 from agents.runs.views import RunView, run_view
 from agents.spec import agent_from_dict
 from agents.tables import AgentVersionRecord
+from registry.errors import RegistryError
 from registry.models import Role
 from switchboard.audit.log import Event
 from switchboard.identity.accounts import at_least_role
@@ -91,6 +92,9 @@ async def show(services: Services, run: AgentRun) -> RunView:
 async def list_runs(
     services: Services, username: str, *, everyone: bool = False, status: str | None = None
 ) -> list[RunView]:
+    if status and status not in set(RunStatus):
+        choices = ", ".join(RunStatus)
+        raise RegistryError(f"no run status {status!r}; use one of: {choices}")
     query = select(AgentRun).order_by(col(AgentRun.created_at).desc()).limit(MAX_LISTED)
     if not everyone:
         query = query.where(AgentRun.username == username)

@@ -14,6 +14,7 @@ from registry.lookup import get_server
 from registry.teams import add_member, create_team, ensure_user, get_team, list_teams
 from switchboard.cli.context import Command
 from switchboard.cli.output import emit_json, table
+from switchboard.identity.accounts import check_username
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -81,6 +82,7 @@ async def list_teams_command(cmd: Command) -> None:
 
 
 async def add_member_command(cmd: Command) -> None:
+    check_username(cmd.args.user)
     async with cmd.services.transaction() as session:
         team = await get_team(session, cmd.args.team)
         user = await ensure_user(session, cmd.args.user)

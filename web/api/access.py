@@ -12,6 +12,7 @@ from registry.grants import GrantView
 from registry.lookup import get_server
 from registry.models import Role
 from registry.teams import add_member, create_team, ensure_user, get_team, list_teams
+from switchboard.identity.accounts import check_username
 from web.api.deps import actor_name, principal, require_role, services
 from web.api.endpoints import Endpoint
 
@@ -51,6 +52,9 @@ async def create_team_endpoint(request: Request, body: TeamBody) -> str:
 
 
 async def add_member_endpoint(request: Request, team: str, body: MemberBody) -> None:
+    """The user may not have an account yet (`user create` adopts the name later), but the name
+    must be one an account can have."""
+    check_username(body.user)
     async with services(request).transaction() as session:
         await add_member(
             session,

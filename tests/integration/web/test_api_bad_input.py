@@ -1,0 +1,31 @@
+"""Query values and fields a person can get wrong are refused with a message naming the fix,
+never answered as if they had matched nothing or had worked."""
+
+from __future__ import annotations
+
+import httpx
+from starlette.applications import Starlette
+
+from switchboard.identity.accounts import find_user
+
+
+async def test_unknown_run_status_is_refused(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/api/v1/runs", params={"status": "failed"})).json() == []
+    response = await client.get("/api/v1/runs", params={"status": "waiting-approval"})
+    assert response.status_code == 400
+    assert "no run status 'waiting-approval'" in response.json()["detail"]
+    assert "waiting_approval" in response.json()["detail"]
+
+
+async def test_member_name_no_account_can_have_is_refused(
+    app: Starlette, client: httpx.AsyncClient
+) -> None:
+    assert (await client.post("/api/v1/teams", json={"name": "ops"})).status_code == 201
+    bad = ("<script>alert(1)</script>", "bob smith", "bob\u202e")
+    for name in bad:
+        response = await client.post("/api/v1/teams/ops/members", json={"user": name})
+        assert response.status_code == 400, response.text
+        assert "is invalid: use 1-128 letters" in response.json()["detail"]
+    assert (await client.post("/api/v1/teams/ops/members", json={"user": "bob"})).status_code == 204
+    async with app.state.services.sessions() as session:
+        assert [await find_user(session, name) for name in bad] == [None] * len(bad)
