@@ -85,15 +85,22 @@ async def decide(
             f"run {run_id} is {run.status}, not waiting for approval; nothing to decide"
         )
     if approval.status != ApprovalStatus.pending:
-        raise RunFinishedError(
-            f"approval {approval_id} was already {approval.status} by {approval.decided_by}"
+        raise _already_decided(approval)
+    # Only a pending approval is decided: of two decisions racing, the one committed second
+    # finds it decided (or void, after a cancel), instead of overwriting the first.
+    decided = await session.exec(
+        update(RunApproval)
+        .where(col(RunApproval.id) == approval_id, col(RunApproval.status) == "pending")
+        .values(
+            status=ApprovalStatus.approved if approve else ApprovalStatus.denied,
+            decided_by=username,
+            decided_at=datetime.now(UTC),
+            note=note,
         )
-    approval.status = ApprovalStatus.approved if approve else ApprovalStatus.denied
-    approval.decided_by = username
-    approval.decided_at = datetime.now(UTC)
-    approval.note = note
-    session.add(approval)
-    await session.flush()
+    )
+    await session.refresh(approval)
+    if decided.rowcount != 1:
+        raise _already_decided(approval)
     session.add(
         RunEvent(
             run_id=run_id,
@@ -132,6 +139,16 @@ async def decide(
         )
     await session.refresh(run)
     return Decided(run, approval, resume)
+
+
+def _already_decided(approval: RunApproval) -> RunFinishedError:
+    if approval.status == ApprovalStatus.void:
+        return RunFinishedError(
+            f"approval {approval.id} is void: its run ended before anyone decided"
+        )
+    return RunFinishedError(
+        f"approval {approval.id} was already {approval.status} by {approval.decided_by}"
+    )
 
 
 async def void_pending(session: AsyncSession, run_id: str) -> None:
