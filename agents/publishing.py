@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from agents.spec import AgentDocument
+from agents.spec import AgentDocument, check_publishable
 from agents.tables import AgentRecord, AgentVersionRecord, load_version
 from registry.errors import ConflictError
 from registry.journal import note
@@ -31,6 +31,7 @@ async def publish_agent(
     session: AsyncSession, document: AgentDocument, *, team: Team, actor: User
 ) -> Published:
     """Store `document` as a new version of its agent, owned by `team` on first publish."""
+    check_publishable(document, f"{document.name}@{document.switchboard.version}")
     agent = await _agent_for(session, document.name, team=team, actor=actor)
     version = document.switchboard.version
     existing = (

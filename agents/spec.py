@@ -20,6 +20,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_ai.agent.spec import AgentSpec
 
+from agents.spec_checks import build_problems, non_finite
 from registry.errors import InvalidDocumentError, Problem
 from registry.pointers import problems_from_validation
 
@@ -32,6 +33,9 @@ SPEC_FIELDS_REFUSED = {
     "model": "set the model alias in `switchboard.model`; agents reach models only via the router",
     "deps_schema": "Switchboard agents take their input from `switchboard.questions`",
 }
+TEMPLATED_FIELDS = ("instructions", "description")
+"""Where a `{{` would make pydantic-ai read the text as a template rendered with `deps`, which
+Switchboard agents do not have."""
 MAX_DEPTH = 64
 """Nesting a document may have: composing YAML recurses once per level."""
 QuestionType = Literal["string", "text", "number", "boolean", "select", "date"]
@@ -233,7 +237,17 @@ def parse_agent(text: str | bytes, source: str = "agent document") -> AgentDocum
     if not isinstance(data, dict):
         raise InvalidDocumentError(source, [Problem("", "an agent document is a YAML mapping")])
     # As JSON sees it (dates become text, keys strings): what is stored is what was validated.
-    return agent_from_dict(json.loads(json.dumps(data, default=str)), source)
+    document = agent_from_dict(json.loads(json.dumps(data, default=str)), source)
+    check_publishable(document, source)
+    return document
+
+
+def check_publishable(document: AgentDocument, source: str) -> None:
+    """Refuse, at their JSON pointers, what only shows when the document is stored or run: numbers
+    JSON cannot hold, capabilities that reach past Switchboard, parts pydantic-ai cannot build."""
+    problems = non_finite(document.source) + build_problems(document.spec)
+    if problems:
+        raise InvalidDocumentError(source, problems)
 
 
 def agent_from_dict(data: dict[str, Any], source: str = "agent document") -> AgentDocument:
@@ -250,10 +264,16 @@ def agent_from_dict(data: dict[str, Any], source: str = "agent document") -> Age
         problems.append(
             Problem("/name", "required: lower-case letters, digits and dashes, at most 63")
         )
+    templated = _templates(spec_data)
+    problems.extend(templated.values())
     spec = block = None
     try:
         spec = AgentSpec.model_validate(
-            {k: v for k, v in spec_data.items() if k in known and k not in SPEC_FIELDS_REFUSED}
+            {
+                k: v
+                for k, v in spec_data.items()
+                if k in known and k not in SPEC_FIELDS_REFUSED and k not in templated
+            }
         )
     except ValidationError as exc:
         problems.extend(problems_from_validation(exc))
@@ -267,6 +287,25 @@ def agent_from_dict(data: dict[str, Any], source: str = "agent document") -> Age
     if problems or spec is None or block is None:
         raise InvalidDocumentError(source, problems)
     return AgentDocument(spec=spec, switchboard=block, source=data)
+
+
+def _templates(spec_data: dict[str, Any]) -> dict[str, Problem]:
+    """The fields pydantic-ai would read as templates (for lack of `pydantic-handlebars`, it
+    raises `ImportError` instead), each with its problem."""
+    problems = {}
+    for key in TEMPLATED_FIELDS:
+        value = spec_data.get(key)
+        texts = value if isinstance(value, list) else [value]
+        for index, text in enumerate(texts):
+            if isinstance(text, str) and "{{" in text:
+                pointer = f"/{key}/{index}" if isinstance(value, list) else f"/{key}"
+                problems[key] = Problem(
+                    pointer,
+                    "`{{` starts a pydantic-ai template, which Switchboard agents do not use: "
+                    "the launch form's answers go into `switchboard.prompt` as `{key}`; write "
+                    "the text without `{{`",
+                )
+    return problems
 
 
 class InvalidAnswersError(InvalidDocumentError):
