@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 import string
 from datetime import date
@@ -329,6 +330,9 @@ def validate_answers(questions: list[Question], raw: dict[str, Any]) -> dict[str
             continue
         value = _coerce(question, value)
         problem = answer_problem(question, value)
+        if not problem and isinstance(value, float) and not math.isfinite(value):
+            # Checked here, not in `answer_problem`, which also reads stored documents' defaults.
+            problem = "expected a finite number"
         if problem:
             problems.append(Problem(f"/{question.key}", problem))
         answers[question.key] = value
