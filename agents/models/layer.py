@@ -7,7 +7,7 @@ for pydantic-ai models (`ModelLayer.model`), and `/v1` routes requests through i
 from __future__ import annotations
 
 import os
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Collection, Mapping
 from contextlib import asynccontextmanager
 
 from opentelemetry.trace import Tracer
@@ -84,7 +84,6 @@ class ModelLayer:
     def team_for(self, username: str, teams: list[str], requested: str | None) -> str:
         """The team a user's model calls are charged to, among their `teams`: `requested` if
         they belong to it, else their one team besides the default team, else the default team."""
-        default = self.services.settings.default_team
         if requested is not None:
             if requested not in teams:
                 raise ForbiddenTeamError(
@@ -92,5 +91,11 @@ class ModelLayer:
                     f"{', '.join(sorted(teams)) or 'none'}"
                 )
             return requested
-        own = [team for team in teams if team != default]
-        return own[0] if len(own) == 1 else default
+        return charged_team(teams, self.services.settings.default_team)
+
+
+def charged_team(teams: Collection[str], default: str) -> str:
+    """The team a user's model calls are charged to when no team is asked for, from `/v1` and
+    agent runs alike: their one team besides the default team, else the default team."""
+    own = [team for team in teams if team != default]
+    return own[0] if len(own) == 1 else default

@@ -37,6 +37,7 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.availability import availability, caller
+from agents.models.layer import charged_team
 from agents.models.tables import ModelUsage
 from agents.runs.approvals import approval_check, void_pending
 from agents.runs.errors import RunFinishedError
@@ -329,7 +330,7 @@ class RunEngine:
         if seconds_left <= 0:
             return _wall_time_stop(limits.wall_time_seconds)
         tools = [tool.name for tool in offer.tools if tool.granted]
-        team = sorted(who.teams)[0] if who.teams else self.services.settings.default_team
+        team = charged_team(who.teams, self.services.settings.default_team)
         model = self.model_for(document.switchboard.model, Attribution(run_id, run.username, team))
         token = await run_token(
             self.services.tokens,
