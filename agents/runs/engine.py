@@ -62,6 +62,7 @@ from agents.runs.tables import (
 )
 from agents.runs.tokens import agent_client_id, run_token
 from agents.spec import AgentDocument, agent_from_dict
+from agents.spec_checks import build_problems
 from agents.tables import AgentVersionRecord
 from switchboard.audit.log import Event
 from switchboard.services import Services
@@ -325,6 +326,11 @@ class RunEngine:
             if run.sealed_history is not None
             else None
         )
+        refused = build_problems(document.spec)
+        if refused:  # published before these checks existed
+            problems = "; ".join(f"{p.pointer}: {p.message}" for p in refused)
+            reason = f"{run.agent_name}@{run.version} cannot run: {problems}"
+            return Stop(RunStatus.failed, f"{reason}; publish a corrected version")
         limits = document.switchboard.limits
         seconds_left = limits.wall_time_seconds - run.active_seconds
         if seconds_left <= 0:

@@ -12,6 +12,8 @@ import pytest
 from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models import Model
 from pydantic_ai.models.function import AgentInfo, FunctionModel
+from sqlalchemy import update
+from sqlmodel import col
 
 from agents.publishing import publish_agent
 from agents.runs import launch
@@ -19,6 +21,7 @@ from agents.runs.engine import RunEngine
 from agents.runs.model_seam import Attribution
 from agents.runs.tables import AgentRun, RunStatus
 from agents.spec import agent_from_dict
+from agents.tables import AgentVersionRecord
 from registry.teams import add_member, ensure_team, ensure_user, get_team
 from switchboard.audit.log import Event
 from switchboard.services import Services
@@ -109,3 +112,30 @@ async def test_a_run_is_charged_to_the_team_v1_would_charge(
         done = await finished(services, run_id)
     assert done.status == RunStatus.succeeded, done.reason
     assert [(who.user, who.team) for who in charged] == [("uma", team)]
+
+
+async def test_a_stored_document_with_a_capability_past_switchboard_does_not_run(
+    services: Services,
+) -> None:
+    """A version published before capabilities were checked, whose `MCP` capability would give
+    the run a server's tools with no grant, approval or audit: it fails, saying why."""
+    run_id = await launched(services, "uma")
+    async with services.transaction() as session:
+        run = await session.get(AgentRun, run_id)
+        assert run is not None
+        stored = {**DOCUMENT, "capabilities": [{"MCP": {"url": "http://127.0.0.1:9/mcp"}}]}
+        await session.exec(
+            update(AgentVersionRecord)
+            .where(col(AgentVersionRecord.id) == run.agent_version_id)
+            .values(document=stored)
+        )
+    async with engine(services) as (runs, charged):
+        runs.kick()
+        done = await finished(services, run_id)
+    assert done.status == RunStatus.failed
+    assert done.reason is not None
+    assert done.reason.startswith(
+        "summer@1.0.0 cannot run: /capabilities/0: capability `MCP` is not allowed"
+    )
+    assert done.reason.endswith("; publish a corrected version")
+    assert charged == [], "the model was never asked"
