@@ -18,6 +18,7 @@ from agents.runs.events import Redactor, next_seq
 from agents.runs.tables import AgentRun, RunEvent, RunStatus
 from agents.spec import AgentDocument, validate_answers
 from agents.tables import load_version
+from registry.errors import NotFoundError
 from registry.models import pk
 from registry.secretbox import SecretBox
 from registry.teams import ensure_user
@@ -68,12 +69,15 @@ async def launch(
     if max_queued is not None:
         await _refuse_past(session, username, max_queued)
     record, document = await load_version(session, agent, version)
+    who = await caller(session, catalog, username)
+    if not who.sees(document):
+        # As `agent show` answers: its form, withdrawals and audience stay unknown too.
+        raise NotFoundError(f"no agent named {agent!r}; `switchboard agent list` shows them")
     if record.withdrawn:
         raise NotLaunchableError(
             f"{agent}@{record.version} was withdrawn; launch the newest version instead"
         )
     answers = validate_answers(document.switchboard.questions, raw_answers)
-    who = await caller(session, catalog, username)
     offer = await availability(session, catalog, who, document, models=models)
     if not offer.launchable:
         raise NotLaunchableError(f"you cannot launch {agent} now: " + "; ".join(offer.reasons))
