@@ -27,6 +27,7 @@ from agents.models.wire import (
     read_json,
     send,
     sse_events,
+    token_count,
 )
 
 VERSION = "2023-06-01"
@@ -165,10 +166,13 @@ def to_anthropic(body: JSON, model: str, *, stream: bool) -> JSON:
 
 
 def anthropic_usage(value: Any) -> Usage | None:
-    if not isinstance(value, dict) or not isinstance(value.get("input_tokens"), int):
+    if not isinstance(value, dict):
         return None
-    output = value.get("output_tokens")
-    return Usage(value["input_tokens"], output if isinstance(output, int) else 0)
+    input_tokens = token_count(value.get("input_tokens"))
+    output_tokens = token_count(value.get("output_tokens", 0))
+    if input_tokens is None or output_tokens is None:
+        return None
+    return Usage(input_tokens, output_tokens)
 
 
 def from_anthropic(body: JSON, label: str) -> JSON:
@@ -262,7 +266,8 @@ class AnthropicStream:
         }
 
     async def chunks(self) -> AsyncIterator[JSON]:
-        input_tokens = output_tokens = 0
+        input_tokens: int | None = None
+        output_tokens: int | None = 0
         async for _, data in sse_events(self.response, self.label):
             event = parse_event(data, self.label)
             kind = event.get("type")
@@ -270,7 +275,7 @@ class AnthropicStream:
                 message = event.get("message") or {}
                 self._model = str(message.get("model") or "")
                 usage = anthropic_usage(message.get("usage"))
-                input_tokens = usage.input_tokens if usage else 0
+                input_tokens = usage.input_tokens if usage else None
                 yield self._chunk({"role": "assistant", "content": ""})
             elif kind == "content_block_start":
                 block = event.get("content_block") or {}
@@ -299,13 +304,16 @@ class AnthropicStream:
                     yield self._chunk({"tool_calls": [{"index": index, "function": arguments}]})
             elif kind == "message_delta":
                 reported = event.get("usage") or {}
-                output_tokens = int(reported.get("output_tokens") or output_tokens)
+                if "output_tokens" in reported:  # the count so far, not an increment
+                    output_tokens = token_count(reported["output_tokens"])
                 reason = str((event.get("delta") or {}).get("stop_reason"))
                 yield self._chunk({}, FINISH.get(reason, "stop"))
             elif kind == "error":
                 raise UpstreamFailure("server_error", f"{self.label} reported an error mid-stream")
             elif kind == "message_stop":
                 break
+        if input_tokens is None or output_tokens is None:
+            return  # nothing believable reported: the router estimates the usage
         self.usage = Usage(input_tokens, output_tokens)
         final = self._chunk({})
         final["choices"] = []

@@ -21,14 +21,16 @@ from agents.models.wire import (
     read_json,
     send,
     sse_events,
+    token_count,
 )
 
 
 def openai_usage(value: Any) -> Usage | None:
     if not isinstance(value, dict):
         return None
-    prompt, completion = value.get("prompt_tokens"), value.get("completion_tokens")
-    if not isinstance(prompt, int) or not isinstance(completion, int):
+    prompt = token_count(value.get("prompt_tokens"))
+    completion = token_count(value.get("completion_tokens"))
+    if prompt is None or completion is None:
         return None
     return Usage(prompt, completion)
 

@@ -30,6 +30,14 @@ class Usage:
         return self.input_tokens + self.output_tokens
 
 
+def token_count(value: Any) -> int | None:
+    """A reported number of tokens, or `None` for one that cannot be (negative, fractional, a
+    boolean, text): charged as reported, a negative count would lower a team's spending."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        return None
+    return value
+
+
 @dataclass(frozen=True)
 class Call:
     """One attempt at one deployment: where to send it, with which key, and the request."""
