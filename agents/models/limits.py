@@ -48,17 +48,19 @@ class TeamLimiter:
                 "try again shortly or ask an admin to raise `tpm` in the model file",
                 retry_after=WINDOW - (now - tokens[0][0]),
             )
+        # Counted before the budget's read of the database: requests arriving meanwhile see it.
+        requests.append(now)
         if limits.budget is not None:
             moment = datetime.now(UTC)
             spent = await self._ledger.spent(team, period_start(limits.period, moment))
             if spent >= limits.budget:
+                requests.remove(now)
                 renews = next_period(limits.period, moment).date().isoformat()
                 raise BudgetExceededError(
                     f"team `{team}` has spent {spent:.4f} of its {limits.budget:g} model budget "
                     f"for this {limits.period} (renews {renews}); ask an admin to raise "
                     f"`teams.{team}.budget` in the model file"
                 )
-        requests.append(now)
 
     def used(self, team: str, tokens: int) -> None:
         self._tokens.setdefault(team, deque()).append((self._clock(), tokens))
