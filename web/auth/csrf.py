@@ -7,6 +7,7 @@ also require a same-origin `Origin` header when the browser sends one.
 
 from __future__ import annotations
 
+import re
 import secrets
 from urllib.parse import urlsplit
 
@@ -17,6 +18,8 @@ from switchboard.settings import Settings
 
 FIELD = "csrf_token"
 HEADER = "x-csrf-token"
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")
+"""What `new_token` makes."""
 
 
 def pre_session_cookie(settings: Settings) -> str:
@@ -25,6 +28,13 @@ def pre_session_cookie(settings: Settings) -> str:
 
 def new_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def pre_session_token(request: Request, settings: Settings) -> str:
+    """The browser's pre-session token when it has one, else a new one: a sign-in page opened
+    in a second tab (or by an MCP client's authorization) must not void the first tab's form."""
+    given = request.cookies.get(pre_session_cookie(settings), "")
+    return given if _TOKEN.fullmatch(given) else new_token()
 
 
 def set_pre_session_cookie(settings: Settings, response: Response, token: str) -> None:

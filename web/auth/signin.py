@@ -32,9 +32,15 @@ def local_path(target: str | None) -> str:
 
 
 def _form(
-    services: Services, *, next_path: str, error: str = "", username: str = "", status: int = 200
+    request: Request,
+    services: Services,
+    *,
+    next_path: str,
+    error: str = "",
+    username: str = "",
+    status: int = 200,
 ) -> Response:
-    token = csrf.new_token()
+    token = csrf.pre_session_token(request, services.settings)
     response = render(
         "signin.html",
         status,
@@ -53,7 +59,7 @@ async def signin_page(request: Request) -> Response:
     next_path = local_path(request.query_params.get("next"))
     if await current_session(services, request) is not None:
         return RedirectResponse(next_path, 303)
-    return _form(services, next_path=next_path)
+    return _form(request, services, next_path=next_path)
 
 
 async def signin_submit(request: Request) -> Response:
@@ -76,6 +82,7 @@ async def signin_submit(request: Request) -> Response:
     if not limiter.allow(address):
         await _audit(services, username, address, "rate_limited")
         response = _form(
+            request,
             services,
             next_path=next_path,
             username=username,
@@ -96,7 +103,12 @@ async def signin_submit(request: Request) -> Response:
     if user is None:
         await _audit(services, username, address, "denied")
         return _form(
-            services, next_path=next_path, username=username, error=SIGN_IN_FAILED, status=401
+            request,
+            services,
+            next_path=next_path,
+            username=username,
+            error=SIGN_IN_FAILED,
+            status=401,
         )
     await _audit(services, user.username, address, "ok")
     response = RedirectResponse(next_path, 303)
