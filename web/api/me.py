@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 from sqlmodel import col, delete, select
 from starlette.requests import Request
 
-from registry.errors import NotFoundError
+from registry.errors import NotFoundError, RegistryError
 from registry.models import Role
 from switchboard.audit.log import Event, append_in
 from switchboard.identity.accounts import get_user
@@ -151,16 +151,20 @@ async def list_consents(request: Request) -> list[ConsentView]:
 
 async def revoke_consent(request: Request, client_id: str | None) -> None:
     """The client must ask again next time; its refresh tokens stop working at once."""
+    if not client_id:
+        raise RegistryError(
+            "name the application: `?client_id=...`, as `GET /api/v1/me/consents` lists it"
+        )
     caller = principal(request)
     async with services(request).transaction() as session:
         result = await session.exec(
             delete(Consent)
             .where(col(Consent.user_id) == caller.user_id)
-            .where(col(Consent.client_id) == (client_id or ""))
+            .where(col(Consent.client_id) == client_id)
         )
         if result.rowcount == 0:
             raise NotFoundError(f"you gave no consent to client {client_id!r}")
-        await revoke_client_tokens(session, caller.user_id, client_id or "")
+        await revoke_client_tokens(session, caller.user_id, client_id)
         withdrawn = Event(caller.username, "consent_revoke", "ok", client=client_id)
         await append_in(session, [withdrawn])
 

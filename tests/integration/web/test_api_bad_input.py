@@ -29,3 +29,12 @@ async def test_member_name_no_account_can_have_is_refused(
     assert (await client.post("/api/v1/teams/ops/members", json={"user": "bob"})).status_code == 204
     async with app.state.services.sessions() as session:
         assert [await find_user(session, name) for name in bad] == [None] * len(bad)
+
+
+async def test_withdrawing_a_consent_needs_the_client(client: httpx.AsyncClient) -> None:
+    for params in ({}, {"client_id": ""}):
+        response = await client.delete("/api/v1/me/consents", params=params)
+        assert response.status_code == 400, response.text
+        assert "name the application: `?client_id=...`" in response.json()["detail"]
+    unknown = await client.delete("/api/v1/me/consents", params={"client_id": "nope"})
+    assert unknown.status_code == 404
