@@ -8,15 +8,30 @@ the length of their request.
 Nothing on the wire says which of several overlapping calls a server's message belongs to, so
 it goes to the newest request still running: a call that ends hands its messages back to the
 one before, rather than taking them into its closed stream.
+
+Log messages and resource updates must reach the caller before the answer the server sent after
+them. The SDK's session handles each notification in a task of its own, and a sandbox reads
+answers to its direct calls off the wire ahead of the session, so either way an answer could
+overtake them. They are relayed where messages are read instead, in order: `take` for a
+sandbox's wire, `in_order` around a transport.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+import logging
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any, Protocol
 
+import anyio
 import mcp_types as types
+from mcp.client._transport import Transport, TransportStreams
+from mcp.shared.message import SessionMessage
+
+logger = logging.getLogger(__name__)
+
+RELAYED = frozenset({"notifications/message", "notifications/resources/updated"})
+"""The server notifications a caller is given (`ClientPeer.log`, `ClientPeer.notify`)."""
 
 NO_PEER = types.ErrorData(
     code=types.INVALID_REQUEST, message="no client is attached to relay this request to"
@@ -58,6 +73,24 @@ class PeerRelay:
         finally:
             self._peers.remove(peer)
 
+    async def take(self, message: dict[str, Any]) -> bool:
+        """Whether `message`, straight off the wire, was a notification for the caller and is
+        now relayed; anything else (or one that does not validate) is left to the session."""
+        if message.get("method") not in RELAYED or "id" in message:
+            return False
+        try:
+            notification = types.server_notification_adapter.validate_python(message, by_name=False)
+        except ValueError:
+            return False
+        try:
+            if isinstance(notification, types.LoggingMessageNotification):
+                await self._log(notification.params)
+            else:
+                await self._notified(notification)
+        except Exception:
+            logger.exception("relaying the server's %s failed", message["method"])
+        return True
+
     def relay_callbacks(self) -> dict[str, Any]:
         """The `mcp.Client` keyword arguments that route the server's messages to `peer`."""
         return {
@@ -84,3 +117,32 @@ class PeerRelay:
     async def _notified(self, message: Any) -> None:
         if self.peer is not None and not isinstance(message, Exception):
             await self.peer.notify(message)
+
+
+@asynccontextmanager
+async def in_order(transport: Transport, relay: PeerRelay) -> AsyncIterator[TransportStreams]:
+    """`transport`, with the notifications `relay` gives callers relayed as they are read, so
+    that nothing the server sent after them reaches the session first."""
+    async with transport as (read, write), anyio.create_task_group() as tasks:
+        forward, receive = anyio.create_memory_object_stream[SessionMessage | Exception](16)
+
+        async def pump() -> None:
+            async with forward:
+                async for item in read:
+                    if isinstance(item, SessionMessage) and await _relayed(item, relay):
+                        continue
+                    with suppress(anyio.BrokenResourceError, anyio.ClosedResourceError):
+                        await forward.send(item)
+
+        tasks.start_soon(pump)
+        try:
+            yield receive, write
+        finally:
+            tasks.cancel_scope.cancel()
+
+
+async def _relayed(item: SessionMessage, relay: PeerRelay) -> bool:
+    message = item.message
+    if not isinstance(message, types.JSONRPCNotification) or message.method not in RELAYED:
+        return False
+    return await relay.take(message.model_dump(by_alias=True, exclude_unset=True))

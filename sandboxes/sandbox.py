@@ -81,7 +81,7 @@ class Sandbox(PeerRelay):
         try:
             with self._scope:
                 async with (
-                    socket_transport(stdio, direct.take) as streams,
+                    socket_transport(stdio, lambda m: self._intercept(direct, m)) as streams,
                     Client(_StreamsTransport(streams), **self.relay_callbacks()) as client,
                 ):
                     self._direct = direct
@@ -96,6 +96,10 @@ class Sandbox(PeerRelay):
             self._ready.set()
             stdio.close()
             self._done.set()
+
+    async def _intercept(self, direct: DirectCalls, message: dict[str, Any]) -> bool:
+        """Answers to direct calls, and the notifications sent before them, in wire order."""
+        return await direct.take(message) or await self.take(message)
 
     async def request(self, call: Any, what: str, *, timeout: float) -> Any:  # noqa: ASYNC109
         """Any other request to the server, e.g. `lambda c: c.list_prompts()`; past `timeout`

@@ -35,7 +35,7 @@ from sandboxes.errors import (
     refused_output,
 )
 from sandboxes.launch import LaunchError
-from sandboxes.relay import PeerRelay
+from sandboxes.relay import PeerRelay, in_order
 from sandboxes.runtime import Launch
 from toolhost.remote_egress import CheckedTransport, RemoteEgress, tls_context
 
@@ -135,7 +135,7 @@ class RemoteServer(PeerRelay):
                 async with (
                     http,
                     Client(
-                        streamable_http_client(self.url, http_client=http),
+                        in_order(streamable_http_client(self.url, http_client=http), self),
                         cache=None,
                         client_info=types.Implementation(
                             name="switchboard", version=version("switchboard")

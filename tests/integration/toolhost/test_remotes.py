@@ -23,7 +23,7 @@ from mcp import Client
 from mcp.client.streamable_http import streamable_http_client
 from mcp.server.context import ServerRequestContext
 from mcp.server.lowlevel.server import Server
-from mcp.server.mcpserver import MCPServer
+from mcp.server.mcpserver import Context, MCPServer
 from sqlmodel import col, select
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -34,9 +34,13 @@ from switchboard.audit.verification import verify
 from switchboard.sandboxing import discover_version
 from tests.conftest import user_with_token
 from tests.e2e.live_server import LiveServer, live_switchboard
+from tests.slow_caller import SlowCaller
 from toolhost import passthrough
+from toolhost.remotes import RemoteServer
 
 REMOTE_KEY = "remote-key-4b1d"
+LOG_INFO = {types.LOG_LEVEL_META_KEY: "info"}
+"""A call's `_meta` opting in to log messages (2026-07-28 has no `logging/setLevel`)."""
 NAME = "dev.switchboard.tests/remote"
 
 
@@ -545,3 +549,34 @@ async def test_servers_whose_lists_fail_hide_no_other_servers_prompts_or_resourc
     for slug in ("broken", "stuck"):
         assert f"dev.switchboard.tests/{slug}@1.0.0 is left out of prompts/list" in caplog.text
         assert f"dev.switchboard.tests/{slug}@1.0.0 is left out of resources/list" in caplog.text
+
+
+@pytest.mark.filterwarnings("ignore:The logging capability is deprecated")
+async def test_a_remotes_logs_reach_the_caller_before_the_answer_sent_after_them() -> None:
+    """The SDK session handles each notification in a task of its own, so an answer could
+    overtake the log messages sent before it and they were dropped (the call had ended)."""
+    chatty = MCPServer("chatty")
+
+    @chatty.tool(description="Log three lines, then answer")
+    async def work(ctx: Context) -> str:
+        for n in range(1, 4):
+            await ctx.info(f"log {n}")
+        return "done"
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/mcp"
+        async with serving(chatty.streamable_http_app(), sock), anyio.create_task_group() as tasks:
+            remote = RemoteServer("chatty", url, list_timeout=10, max_age=600)
+            tasks.start_soon(remote._run, httpx2.AsyncClient())
+            with anyio.fail_after(10):
+                await remote._ready.wait()
+            try:
+                for _ in range(3):
+                    caller = SlowCaller()
+                    with remote.attached(caller):
+                        result = await remote.call_tool("work", {}, timeout=10, meta=LOG_INFO)
+                    assert text_of(result) == "done"
+                    assert caller.seen == ["log 1", "log 2", "log 3"]
+            finally:
+                await remote.close()
