@@ -34,8 +34,11 @@ class SandboxManager:
         idle_timeout: float = 600.0,
         max_lifetime: float = 3600.0,
         stdio: StdioTransport = "socket",
+        expiry_interval: float = EXPIRY_INTERVAL,
     ) -> None:
-        """`stdio` is `socket` or `attach` (`sandboxes.stdio_listener.stdio_mode`)."""
+        """`stdio` is `socket` or `attach` (`sandboxes.stdio_listener.stdio_mode`).
+        Every `expiry_interval` seconds, idle sandboxes past their time and broken ones are
+        removed."""
         if stdio not in ("socket", "attach"):
             raise ValueError(f"stdio must be 'socket' or 'attach', not {stdio!r}")
         self.docker = docker
@@ -43,6 +46,7 @@ class SandboxManager:
         self.pool_size = pool_size
         self.idle_timeout = idle_timeout
         self.max_lifetime = max_lifetime
+        self.expiry_interval = expiry_interval
         self._pools: dict[str, WarmPool] = {}
         self._live: set[Sandbox] = set()
         self._tasks: TaskGroup | None = None
@@ -136,7 +140,7 @@ class SandboxManager:
 
     async def _expire_forever(self) -> None:
         while True:
-            await anyio.sleep(EXPIRY_INTERVAL)
+            await anyio.sleep(self.expiry_interval)
             for pool in list(self._pools.values()):
                 await pool.expire()
             for sandbox in [s for s in self._live if s.broken]:

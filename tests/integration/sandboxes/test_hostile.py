@@ -81,7 +81,11 @@ from sandboxes.ownership import OWNER
 from sandboxes.profile import Limits, RunProfile
 from sandboxes.sandbox import Sandbox, SandboxSpec
 
-pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.xdist_group("hostile"),  # one worker: the module shares one sandbox manager
+]
 
 ROOT = Path(__file__).parents[3]
 LIMITS = Limits(memory_mb=128, cpus=0.5, pids=32, tmp_mb=16)
@@ -195,7 +199,8 @@ async def harness(
     """One manager for the module; its task group lives in a task of its own, since a module
     fixture's setup and teardown run in different tasks."""
     owner = f"test-hostile-{uuid.uuid4().hex[:10]}"
-    manager = SandboxManager(docker_client.api, owner=owner, pool_size=0)
+    # No sweeps of broken sandboxes: a test inspects its crashed container before discarding it.
+    manager = SandboxManager(docker_client.api, owner=owner, pool_size=0, expiry_interval=3600)
     ready, stop = asyncio.Event(), asyncio.Event()
 
     async def hold() -> None:
