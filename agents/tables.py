@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, String, UniqueConstraint
+from sqlalchemy import JSON, Column, String, UniqueConstraint
 from sqlmodel import Field, SQLModel, col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.spec import AgentDocument, agent_from_dict
 from registry.errors import NotFoundError
-from registry.models import utcnow
+from registry.models import UTCDateTime, utcnow
 
 
 class AgentRecord(SQLModel, table=True):
@@ -28,7 +28,7 @@ class AgentRecord(SQLModel, table=True):
     owner_team_id: int = Field(foreign_key="team.id", index=True)
     """The team that first published it; only its members (or admins) publish new versions."""
     created_by_id: int = Field(foreign_key="user.id")
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class AgentVersionRecord(SQLModel, table=True):
@@ -45,7 +45,7 @@ class AgentVersionRecord(SQLModel, table=True):
     digest: str = Field(max_length=64)
     """SHA-256 of the canonical JSON document: republishing the same text is a no-op."""
     published_by_id: int = Field(foreign_key="user.id")
-    published_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    published_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     withdrawn: bool = Field(default=False)
     """Withdrawn versions stay for history (runs point at them) but are not launched anew."""
 

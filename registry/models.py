@@ -6,7 +6,8 @@ import enum
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import JSON, Column, DateTime, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Dialect, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
 
@@ -14,8 +15,27 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+class UTCDateTime(TypeDecorator[datetime]):
+    """A moment, stored and read back in UTC with its offset on every database: SQLite keeps
+    no offset, so it stored an aware time's wall clock and returned naive times that clients
+    read as their own local time."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None or value.tzinfo is None:
+            return value
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
 def _timestamp() -> Any:
-    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    return Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 def _json(*, nullable: bool = False) -> Any:
@@ -63,7 +83,7 @@ class User(SQLModel, table=True):
     """argon2id; `None` for accounts that sign in only through single sign-on, or not at all."""
     disabled: bool = Field(default=False)
     failed_signins: int = Field(default=0)
-    locked_until: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     external_subject: str | None = Field(
         default=None, sa_column=Column(String(512), unique=True, nullable=True)
     )
@@ -106,7 +126,7 @@ class ServerVersion(SQLModel, table=True):
     published_by_id: int = Field(foreign_key="user.id")
     published_at: datetime = _timestamp()
     reviewed_by_id: int | None = Field(default=None, foreign_key="user.id")
-    reviewed_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    reviewed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     review_reason: str | None = Field(default=None, max_length=2000)
 
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, String
+from sqlalchemy import JSON, Column, Index, LargeBinary, String
 from sqlmodel import Field, SQLModel
 
-from registry.models import utcnow
+from registry.models import UTCDateTime, utcnow
 
 
 class ModelUsage(SQLModel, table=True):
@@ -18,7 +18,7 @@ class ModelUsage(SQLModel, table=True):
     __table_args__ = (Index("ix_model_usage_team_at", "team", "at"),)
 
     id: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     alias: str = Field(max_length=128)
     deployment: str = Field(max_length=128)
     provider: str = Field(max_length=32)
@@ -44,7 +44,7 @@ class ModelConfigDocument(SQLModel, table=True):
     document: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     revision: int = 1
     updated_by: str = Field(max_length=128)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 class ModelSecret(SQLModel, table=True):
@@ -56,4 +56,4 @@ class ModelSecret(SQLModel, table=True):
     name: str = Field(sa_column=Column(String(128), unique=True, nullable=False))
     ciphertext: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     updated_by: str = Field(max_length=128)
-    updated_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -11,10 +11,10 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, LargeBinary, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Column, LargeBinary, String, Text, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
-from registry.models import utcnow
+from registry.models import UTCDateTime, utcnow
 
 
 class RunStatus(enum.StrEnum):
@@ -70,10 +70,10 @@ class AgentRun(SQLModel, table=True):
     """The last event's sequence number."""
     runner: str | None = Field(default=None, max_length=32)
     """The process running it now."""
-    heartbeat_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    created_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
-    started_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
-    finished_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    heartbeat_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    started_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    finished_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
 
 
 class RunEvent(SQLModel, table=True):
@@ -84,7 +84,7 @@ class RunEvent(SQLModel, table=True):
     run_id: str = Field(foreign_key="agent_run.id", max_length=32, ondelete="CASCADE")
     """Indexed by the unique (run, seq) pair."""
     seq: int
-    at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     kind: str = Field(max_length=32)
     data: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
 
@@ -99,7 +99,7 @@ class RunApproval(SQLModel, table=True):
     arguments: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     """As the model gave them, sensitive answers redacted."""
     status: str = Field(default=ApprovalStatus.pending, max_length=16)
-    requested_at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     decided_by: str | None = Field(default=None, max_length=128)
-    decided_at: datetime | None = Field(default=None, sa_type=DateTime(timezone=True))
+    decided_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     note: str | None = Field(default=None, sa_column=Column(Text, nullable=True))

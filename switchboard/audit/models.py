@@ -5,17 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, String
+from sqlalchemy import JSON, Column, String
 from sqlmodel import Field, SQLModel
 
-from registry.models import utcnow
+from registry.models import UTCDateTime, utcnow
 
 
 class AuditRecord(SQLModel, table=True):
     __tablename__ = "audit_record"
 
     seq: int | None = Field(default=None, primary_key=True)
-    at: datetime = Field(default_factory=utcnow, sa_type=DateTime(timezone=True), index=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     actor: str = Field(max_length=128, index=True)
     on_behalf_of: str | None = Field(default=None, max_length=128)
     client: str | None = Field(default=None, sa_type=String(2048))
@@ -41,5 +41,5 @@ class AuditSeal(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     seq: int = Field(index=True)
     hash: str = Field(max_length=64)
-    sealed_at: datetime = Field(sa_type=DateTime(timezone=True))
+    sealed_at: datetime = Field(sa_type=UTCDateTime)
     mac: str = Field(max_length=64)

@@ -5,18 +5,18 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, LargeBinary, String
+from sqlalchemy import JSON, Column, LargeBinary, String
 from sqlmodel import Field, SQLModel
 
-from registry.models import utcnow
+from registry.models import UTCDateTime, utcnow
 
 
 def _timestamp() -> Any:
-    return Field(default_factory=utcnow, sa_type=DateTime(timezone=True))
+    return Field(default_factory=utcnow, sa_type=UTCDateTime)
 
 
 def _when() -> Any:
-    return Field(default=None, sa_type=DateTime(timezone=True))
+    return Field(default=None, sa_type=UTCDateTime)
 
 
 def _json() -> Any:
@@ -32,7 +32,7 @@ class WebSession(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
     csrf_token: str = Field(max_length=64, repr=False)
     created_at: datetime = _timestamp()
-    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=UTCDateTime)
 
 
 class OAuthClient(SQLModel, table=True):
@@ -58,7 +58,7 @@ class AuthorizationCode(SQLModel, table=True):
     code_challenge: str = Field(max_length=128)
     scopes: list[str] = _json()
     resource: str = Field(sa_type=String(2048))
-    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=UTCDateTime)
     used_at: datetime | None = _when()
     family: str | None = Field(default=None, max_length=64)
     """The refresh-token family the code's exchange started: revoked if the code is replayed."""
@@ -76,7 +76,7 @@ class RefreshToken(SQLModel, table=True):
     scopes: list[str] = _json()
     resource: str = Field(sa_type=String(2048))
     created_at: datetime = _timestamp()
-    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=UTCDateTime)
     rotated_at: datetime | None = _when()
     revoked_at: datetime | None = _when()
 
@@ -101,7 +101,7 @@ class PersonalAccessToken(SQLModel, table=True):
     """The token's first characters, so a person can tell their tokens apart."""
     scopes: list[str] = _json()
     created_at: datetime = _timestamp()
-    expires_at: datetime = Field(sa_type=DateTime(timezone=True))
+    expires_at: datetime = Field(sa_type=UTCDateTime)
     revoked_at: datetime | None = _when()
     last_used_at: datetime | None = _when()
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
 from http import HTTPStatus
 from typing import Any
 
@@ -19,7 +18,6 @@ from starlette.routing import Match, Route
 from registry.errors import ConflictError, InvalidDocumentError, Problem, RegistryError
 from registry.models import Role
 from registry.pointers import json_pointer, problems_from_validation
-from switchboard.audit.log import as_utc
 from web.api.deps import authenticate, require_role
 
 MAX_BODY = 5 * 1024 * 1024
@@ -29,7 +27,6 @@ RACE_ATTEMPTS = 3
 UNIQUE_VIOLATION = "23505"
 """PostgreSQL's SQLSTATE for a unique constraint refusing a row (SQLite says so in words)."""
 Handler = Callable[..., Awaitable[Any]]
-_JSON = TypeAdapter(Any)
 
 
 @dataclass(frozen=True)
@@ -67,8 +64,8 @@ class Endpoint:
                 return problem_response(exc)
             if result is None:
                 return Response(status_code=204)
-            payload = in_utc(TypeAdapter(self.response).dump_python(result))
-            return JSONResponse(_JSON.dump_python(payload, mode="json"), status_code=self.status)
+            payload = TypeAdapter(self.response).dump_python(result, mode="json")
+            return JSONResponse(payload, status_code=self.status)
 
         return Route(
             prefix + self.path, endpoint, methods=[self.method], name=self.handler.__name__
@@ -132,25 +129,6 @@ def _parse_body(raw: bytes, model: type[BaseModel]) -> BaseModel:
         return model.model_validate(data)
     except ValidationError as exc:
         raise InvalidDocumentError("request body", problems_from_validation(exc)) from exc
-
-
-def in_utc(payload: Any) -> Any:
-    """Every timestamp with its UTC offset: SQLite hands stored ones back without it (PostgreSQL
-    with it), and a client reads `2026-06-01T09:30:00` as its own local time. Walked without
-    recursion (tool schemas nest deeply); `payload` is a fresh dump, changed in place."""
-    if isinstance(payload, datetime):
-        return as_utc(payload)
-    stack = [payload]
-    while stack:
-        node = stack.pop()
-        if not isinstance(node, dict | list):
-            continue
-        for key, value in list(node.items() if isinstance(node, dict) else enumerate(node)):
-            if isinstance(value, datetime):
-                node[key] = as_utc(value)
-            else:
-                stack.append(value)
-    return payload
 
 
 def _refuse_nul(parameters: dict[str, str | None]) -> None:

@@ -21,7 +21,7 @@ from agents.runs.errors import RunNotFoundError
 from agents.runs.tables import AgentRun
 from agents.runs.views import RunView
 from registry.errors import RegistryError
-from switchboard.audit.log import Event, as_utc
+from switchboard.audit.log import Event
 from switchboard.identity.accounts import at_least_role
 from web.api.deps import authenticate, principal, services
 from web.api.endpoints import Endpoint, problem_response
@@ -136,7 +136,7 @@ async def run_events(request: Request) -> Response:
                 yield ": keep-alive\n\n"
                 continue
             data = json.dumps(
-                {"seq": event.seq, "at": as_utc(event.at).isoformat(), **event.data},
+                {"seq": event.seq, "at": event.at.isoformat(), **event.data},
                 ensure_ascii=False,
                 default=str,
             )
