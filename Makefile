@@ -48,13 +48,11 @@ $(VENV)/.installed: pyproject.toml $(foreach e,$(EXAMPLES),$(e)/pyproject.toml)
 	$(BIN)/python -m pip install -q -e '.[dev]' $(foreach e,$(EXAMPLES),-e ./$(e))
 	touch $@
 
-## The whole suite: lint, types, and every test on SQLite and PostgreSQL, in TEST_WORKERS
-## processes (most tests wait on containers, servers and databases more than on the CPU).
-TEST_WORKERS ?= 4
+## The whole suite: lint, types, and every test on SQLite and PostgreSQL.
 test: docker venv llama-background lint typecheck
 	SWITCHBOARD_TEST_LLAMA_BUILD=$(LLAMA_BUILD) \
 	SWITCHBOARD_TEST_POSTGRES_URL="$${SWITCHBOARD_TEST_POSTGRES_URL:-$$(scripts/postgres-for-tests.sh)}" \
-		$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --durations=20
+		$(BIN)/pytest -q -p no:cacheprovider
 
 lint: venv
 	$(BIN)/ruff check .

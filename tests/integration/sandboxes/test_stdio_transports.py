@@ -26,7 +26,7 @@ from sandboxes.manager import SandboxManager
 from sandboxes.sandbox import SandboxSpec
 from sandboxes.stdio_listener import stdio_mode
 
-pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("stdio")]  # module fixtures
+pytestmark = pytest.mark.docker
 
 TIMEOUT = 20.0
 
