@@ -17,7 +17,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from agents.availability import AgentTool, Caller, availability
 from agents.publishing import list_versions
 from agents.spec import AgentDocument, Limits, Question, agent_from_dict
-from agents.tables import AgentRecord, AgentVersionRecord, load_version
+from agents.tables import AgentRecord, AgentVersionRecord
+from agents.versions import load_version
 from registry.errors import NotFoundError
 from registry.models import Team, User
 from registry.visibility import CatalogCache

@@ -13,7 +13,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.spec import AgentDocument, check_publishable
-from agents.tables import AgentRecord, AgentVersionRecord, load_version
+from agents.tables import AgentRecord, AgentVersionRecord
+from agents.versions import load_version
 from registry.errors import ConflictError
 from registry.journal import note
 from registry.models import Team, User, pk

@@ -1,7 +1,7 @@
-"""The agent catalogue's tables, and reading a published version back as a document.
+"""The agent catalogue's tables.
 
-A version's document is stored exactly as published; reading it back validates it again with
-`parse_agent`'s rules, so every consumer (the API, the run engine) holds an `AgentDocument`.
+They import no agent machinery (pydantic-ai), since every process that migrates the database
+imports them; `agents.versions` reads a stored document back as an `AgentDocument`.
 """
 
 from __future__ import annotations
@@ -10,11 +10,8 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, String, UniqueConstraint
-from sqlmodel import Field, SQLModel, col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
+from sqlmodel import Field, SQLModel
 
-from agents.spec import AgentDocument, agent_from_dict
-from registry.errors import NotFoundError
 from registry.models import UTCDateTime, utcnow
 
 
@@ -48,23 +45,3 @@ class AgentVersionRecord(SQLModel, table=True):
     published_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     withdrawn: bool = Field(default=False)
     """Withdrawn versions stay for history (runs point at them) but are not launched anew."""
-
-
-async def load_version(
-    session: AsyncSession, name: str, version: str | None = None
-) -> tuple[AgentVersionRecord, AgentDocument]:
-    """Agent `name` at `version`, or its newest version not withdrawn when `version` is None."""
-    agent = (await session.exec(select(AgentRecord).where(AgentRecord.name == name))).first()
-    if agent is None:
-        raise NotFoundError(f"no agent named {name!r}; `switchboard agent list` shows them")
-    query = select(AgentVersionRecord).where(AgentVersionRecord.agent_id == agent.id)
-    if version is not None:
-        row = (await session.exec(query.where(AgentVersionRecord.version == version))).first()
-        if row is None:
-            raise NotFoundError(f"agent {name!r} has no version {version!r}")
-    else:
-        newest = query.where(col(AgentVersionRecord.withdrawn).is_(False))
-        row = (await session.exec(newest.order_by(col(AgentVersionRecord.id).desc()))).first()
-        if row is None:
-            raise NotFoundError(f"agent {name!r} has no version that may be launched")
-    return row, agent_from_dict(row.document, f"{name}@{row.version}")

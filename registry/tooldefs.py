@@ -1,7 +1,8 @@
 """Tool definitions as MCP describes them, plus what Switchboard adds (scopes, call binding).
 
-The definition part is `mcp.types.Tool`, so definitions discovered from a running server and
-definitions derived from an OpenAPI document are compared and digested the same way.
+The definition part is `mcp_types.Tool` (the SDK's `mcp.types.Tool`, without importing the SDK's
+transports), so definitions discovered from a running server and definitions derived from an
+OpenAPI document are compared and digested the same way.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import hashlib
 import json
 from typing import Any
 
-from mcp.types import Tool, ToolAnnotations
+from mcp_types import Tool, ToolAnnotations
 from pydantic import BaseModel, Field
 
 __all__ = ["Tool", "ToolAnnotations", "ToolDefinition", "definitions_digest"]

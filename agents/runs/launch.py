@@ -17,7 +17,7 @@ from agents.runs.errors import NotLaunchableError, TooManyRunsError
 from agents.runs.events import Redactor, next_seq
 from agents.runs.tables import AgentRun, RunEvent, RunStatus
 from agents.spec import AgentDocument, validate_answers
-from agents.tables import load_version
+from agents.versions import load_version
 from registry.errors import NotFoundError
 from registry.models import pk
 from registry.secretbox import SecretBox

@@ -5,30 +5,47 @@ from __future__ import annotations
 import argparse
 import asyncio
 import getpass
+import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 from pydantic import ValidationError
 
 from registry.errors import RegistryError
 from sandboxes.errors import SandboxError
-from switchboard.cli import (
-    access,
-    agents,
-    auditing,
-    catalog,
-    discovering,
-    identity,
-    reviewing,
-    runs,
-    server,
-)
 from switchboard.cli.context import Command
 from switchboard.services import open_services
 from switchboard.settings import Settings
 
+COMMAND_MODULES: dict[str, str] = {
+    "serve": "server",
+    "init": "server",
+    "migrate": "server",
+    "publish": "catalog",
+    "import-openapi": "catalog",
+    "server": "catalog",
+    "discover": "discovering",
+    "review": "reviewing",
+    "team": "access",
+    "grant": "access",
+    "revoke": "access",
+    "grants": "access",
+    "secret": "access",
+    "tools": "access",
+    "user": "identity",
+    "token": "identity",
+    "audit": "auditing",
+    "agent": "agents",
+    "run": "runs",
+}
+"""Which module of `switchboard.cli` defines each command, so that a command imports only what
+it needs: the agent modules alone (pydantic-ai and the model clients) take seconds to import."""
 
-def build_parser() -> argparse.ArgumentParser:
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The parser for the command `argv` names, or for every command when it names none we know
+    (help, a typo, no arguments), so that argparse lists them all."""
     parser = argparse.ArgumentParser(
         prog="switchboard",
         description="Host MCP tools and agents for a company. Settings come from SWITCHBOARD_* "
@@ -41,16 +58,27 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    server.register(commands)
-    catalog.register(commands)
-    discovering.register(commands)
-    reviewing.register(commands)
-    access.register(commands)
-    identity.register(commands)
-    auditing.register(commands)
-    agents.register(commands)
-    runs.register(commands)
+    for module in _command_modules(argv):
+        module.register(commands)
     return parser
+
+
+def _command_modules(argv: Sequence[str]) -> list[ModuleType]:
+    word = _command_word(argv)
+    names = [COMMAND_MODULES[word]] if word else dict.fromkeys(COMMAND_MODULES.values())
+    return [importlib.import_module(f"switchboard.cli.{name}") for name in names]
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The command `argv` names, past the global options; None when it names none we know."""
+    rest = list(argv)
+    while rest:
+        word = rest.pop(0)
+        if word == "--as":
+            del rest[:1]
+        elif word != "--json" and not word.startswith("--as="):
+            return word if word in COMMAND_MODULES else None
+    return None
 
 
 def _login_name() -> str:
@@ -61,7 +89,8 @@ def _login_name() -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
     try:
         settings = Settings()
     except ValidationError as exc:

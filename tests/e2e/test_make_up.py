@@ -5,7 +5,13 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from tests.e2e.conftest import ROOT, api_token, environment, free_port, running
+
+# `make up` installs the embedded model's runtime: with an empty wheel cache it waits for
+# `make test`'s background llama.cpp build, so this runs last with the other tests that do.
+pytestmark = pytest.mark.local_model
 
 
 def test_make_up_serves_and_is_idempotent(tmp_path: Path) -> None:

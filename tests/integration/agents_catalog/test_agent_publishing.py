@@ -7,7 +7,8 @@ from sqlmodel import select
 
 from agents.publishing import list_versions, publish_agent
 from agents.spec import AgentDocument
-from agents.tables import AgentRecord, AgentVersionRecord, load_version
+from agents.tables import AgentRecord, AgentVersionRecord
+from agents.versions import load_version
 from registry.errors import ConflictError, NotFoundError
 from registry.teams import ensure_team, ensure_user
 from switchboard.audit.models import AuditRecord
