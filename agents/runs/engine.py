@@ -34,15 +34,14 @@ from pydantic_ai.toolsets import AbstractToolset
 from pydantic_ai.usage import RunUsage, UsageLimits
 from sqlalchemy import func, update
 from sqlmodel import col, select
-from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.availability import availability, caller
 from agents.models.layer import charged_team
 from agents.models.tables import ModelUsage
 from agents.runs.approvals import approval_check, void_pending
-from agents.runs.errors import RunFinishedError
-from agents.runs.events import EventLog, Redactor, next_seq
+from agents.runs.events import EventLog, Redactor
 from agents.runs.launch import answers_context, history_context, redactor_for
+from agents.runs.lifecycle import add_event, audit_event
 from agents.runs.mcp_address import default_mcp_url, loopback_mcp_url
 from agents.runs.model_seam import (
     Attribution,
@@ -53,14 +52,12 @@ from agents.runs.model_seam import (
 )
 from agents.runs.steps import request_events, response_events
 from agents.runs.tables import (
-    FINISHED,
     AgentRun,
     ApprovalStatus,
     RunApproval,
-    RunEvent,
     RunStatus,
 )
-from agents.runs.tokens import agent_client_id, run_token
+from agents.runs.tokens import run_token
 from agents.spec import AgentDocument, agent_from_dict
 from agents.spec_checks import build_problems
 from agents.tables import AgentVersionRecord
@@ -203,7 +200,7 @@ class RunEngine:
             )
             if claimed.rowcount != 1:
                 return False
-            await _add_event(session, run_id, "status", {"status": RunStatus.running})
+            await add_event(session, run_id, "status", {"status": RunStatus.running})
         self.events.notify(run_id)
         return True
 
@@ -501,7 +498,7 @@ class RunEngine:
                 )
                 session.add(approval)
                 await session.flush()
-                await _add_event(
+                await add_event(
                     session,
                     run_id,
                     "approval_request",
@@ -519,7 +516,7 @@ class RunEngine:
             run.pending_calls = [call.tool_call_id for call in requests.approvals]
             run.runner = None
             session.add(run)
-            await _add_event(
+            await add_event(
                 session, run_id, "status", {"status": RunStatus.waiting_approval, "reason": reason}
             )
         self.events.notify(run_id)
@@ -556,11 +553,11 @@ class RunEngine:
                 return False
             await void_pending(session, run_id)
             if stop.output is not None:
-                await _add_event(session, run_id, "output", {"output": stop.output})
+                await add_event(session, run_id, "output", {"output": stop.output})
             if stop.status != RunStatus.succeeded:
-                await _add_event(session, run_id, "error", {"message": stop.reason})
+                await add_event(session, run_id, "error", {"message": stop.reason})
             data = {"status": stop.status, "reason": stop.reason}
-            await _add_event(session, run_id, "status", data)
+            await add_event(session, run_id, "status", data)
             run = await session.get(AgentRun, run_id)
             assert run is not None
         self.events.notify(run_id)
@@ -609,21 +606,6 @@ def _deferred_results(decided: Any) -> DeferredToolResults | None:
     return DeferredToolResults(approvals=dict(approvals)) if approvals else None
 
 
-async def cancel_run(session: AsyncSession, run: AgentRun, by: str) -> None:
-    """End a run now (the caller commits, then tells the engine with `RunEngine.cancelled`)."""
-    if run.status in FINISHED:
-        raise RunFinishedError(f"run {run.id} has already ended ({run.status}); nothing to cancel")
-    run.status = RunStatus.cancelled
-    run.reason = f"cancelled by {by}"
-    run.finished_at = datetime.now(UTC)
-    run.runner = None
-    session.add(run)
-    await session.flush()
-    await void_pending(session, run.id)
-    data = {"status": RunStatus.cancelled, "reason": run.reason}
-    await _add_event(session, run.id, "status", data)
-
-
 def _limit_reached(exc: UsageLimitExceeded) -> str:
     """Which limit, without the advice pydantic-ai adds for developers (a link to its docs)."""
     return exc.message.partition(" Consider raising the limit")[0].removesuffix(".")
@@ -631,26 +613,6 @@ def _limit_reached(exc: UsageLimitExceeded) -> str:
 
 def _wall_time_stop(seconds: float) -> Stop:
     return Stop(RunStatus.failed, f"stopped at the agent's wall-time limit of {seconds:g} s")
-
-
-async def _add_event(session: AsyncSession, run_id: str, kind: str, data: dict[str, Any]) -> None:
-    session.add(RunEvent(run_id=run_id, seq=await next_seq(session, run_id), kind=kind, data=data))
-
-
-def audit_event(
-    run: AgentRun, action: str, outcome: str, *, actor: str | None = None, **detail: Any
-) -> Event:
-    """An audit record about `run`, naming the agent (as the client) and the user it acts for."""
-    facts = {"run": run.id, "agent": run.agent_name, "version": run.version, **detail}
-    return Event(
-        actor=actor or run.username,
-        action=action,
-        outcome=outcome,
-        target=f"{run.agent_name}@{run.version}",
-        on_behalf_of=run.username,
-        client=agent_client_id(run.agent_name),
-        detail={k: v for k, v in facts.items() if v is not None},
-    )
 
 
 def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:

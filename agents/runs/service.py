@@ -14,8 +14,8 @@ from sqlmodel import col, select
 
 from agents.availability import DEFAULT_MODELS
 from agents.runs import approvals, launch
-from agents.runs.engine import audit_event, cancel_run
 from agents.runs.errors import NotYourRunError, RunNotFoundError
+from agents.runs.lifecycle import audit_event, cancel_run
 from agents.runs.tables import AgentRun, RunStatus
 from agents.runs.views import RunView, run_view
 from agents.spec import agent_from_dict

@@ -1,5 +1,6 @@
 """A command imports only what it needs: `switchboard review list` must not pay seconds for the
-agent machinery (pydantic-ai, the model clients) or the MCP SDK's transports."""
+agent machinery (pydantic-ai, the model clients) or the MCP SDK's transports, nor `switchboard
+run list` for the run engine."""
 
 from __future__ import annotations
 
@@ -38,7 +39,16 @@ def modules_after(tmp_path: Path, *argv: str) -> set[str]:
 def test_catalogue_commands_skip_the_agent_machinery(tmp_path: Path) -> None:
     for argv in (["init"], ["--json", "review", "list"], ["--as", "run", "team", "list"]):
         loaded = modules_after(tmp_path, *argv)
+        assert "switchboard.services" in loaded
         assert not [m for m in loaded if m.startswith(HEAVY)], argv
+
+
+def test_run_commands_skip_the_model_clients_and_the_engine(tmp_path: Path) -> None:
+    modules_after(tmp_path, "init")
+    loaded = modules_after(tmp_path, "--as", "admin", "run", "list", "--all")
+    clients = ("openai", "mcp.server", "mcp.client", "agents.runs.engine", "toolhost")
+    assert "agents.runs.service" in loaded
+    assert not [m for m in loaded if m.startswith(clients)]
 
 
 @pytest.mark.parametrize(
