@@ -48,11 +48,13 @@ $(VENV)/.installed: pyproject.toml $(foreach e,$(EXAMPLES),$(e)/pyproject.toml)
 	$(BIN)/python -m pip install -q -e '.[dev]' $(foreach e,$(EXAMPLES),-e ./$(e))
 	touch $@
 
-## The whole suite: lint, types, and every test on SQLite and PostgreSQL.
+## The whole suite: lint, types, and every test on SQLite and PostgreSQL, in TEST_WORKERS
+## processes: one leaves a 2-CPU machine half idle while tests wait on containers and servers.
+TEST_WORKERS ?= 2
 test: docker venv llama-background lint typecheck
 	SWITCHBOARD_TEST_LLAMA_BUILD=$(LLAMA_BUILD) \
 	SWITCHBOARD_TEST_POSTGRES_URL="$${SWITCHBOARD_TEST_POSTGRES_URL:-$$(scripts/postgres-for-tests.sh)}" \
-		$(BIN)/pytest -q -p no:cacheprovider
+		$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
 lint: venv
 	$(BIN)/ruff check .

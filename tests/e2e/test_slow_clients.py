@@ -27,8 +27,9 @@ from tests.e2e.live_server import INITIALIZE, LiveServer, live_switchboard
 
 HEADER_SECONDS = 1.0
 BODY_SECONDS = 1.5
-GRACE = 1.5
-"""How much later than its deadline a connection may close (timer and scheduling slack)."""
+GRACE = 2.5
+"""How much later than its deadline a connection may close: timer and scheduling slack on a
+machine shared with another test worker. A trickled head (48 bytes) still outlasts it."""
 TRICKLE = 0.1
 """Seconds between the bytes a slow client sends: slow enough to outlast any deadline."""
 

@@ -25,7 +25,7 @@ from tests.e2e.live_server import live_switchboard
 from tests.node_tools import NodeTools, node_tools
 from tests.wheels import build_wheels
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("gateway")]  # module fixtures
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "conformance_server"
 

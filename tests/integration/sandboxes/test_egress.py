@@ -19,7 +19,7 @@ from sandboxes.egress import EgressAttachment, EgressNetworks, proxy_environment
 from sandboxes.images import ImageBuilder
 from sandboxes.ownership import OWNER, PROCESS
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("egress")]  # module fixtures
 
 BASE = "switchboard/base:latest"
 DEFAULT_BRIDGE_GATEWAY = "172.17.0.1"

@@ -81,7 +81,11 @@ from sandboxes.ownership import OWNER
 from sandboxes.profile import Limits, RunProfile
 from sandboxes.sandbox import Sandbox, SandboxSpec
 
-pytestmark = [pytest.mark.docker, pytest.mark.asyncio(loop_scope="module")]
+pytestmark = [
+    pytest.mark.docker,
+    pytest.mark.asyncio(loop_scope="module"),
+    pytest.mark.xdist_group("hostile"),  # one module-scoped manager and image
+]
 
 ROOT = Path(__file__).parents[3]
 LIMITS = Limits(memory_mb=128, cpus=0.5, pids=32, tmp_mb=16)

@@ -22,7 +22,7 @@ from docker.errors import DockerException
 
 from sandboxes.images import BuiltImage, ImageBuilder, ImageBuildError, ImageSpec
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("images")]  # module fixtures
 
 ROOT = Path(__file__).resolve().parents[3]
 TIME_VERSION = "2026.10.19"

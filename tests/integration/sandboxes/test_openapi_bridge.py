@@ -39,7 +39,7 @@ from sandboxes.sandbox import Sandbox
 from switchboard.services import Services
 from tests.wheels import build_wheels
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("bridge")]  # module fixtures
 
 ROOT = Path(__file__).parents[3]
 SPEC = ROOT / "examples" / "tasks-api" / "openapi.yaml"

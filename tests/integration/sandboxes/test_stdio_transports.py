@@ -23,10 +23,11 @@ import pytest
 from sandboxes.errors import SandboxCrashedError, SandboxStartError
 from sandboxes.images import BuiltImage
 from sandboxes.manager import SandboxManager
+from sandboxes.ownership import OWNER
 from sandboxes.sandbox import SandboxSpec
 from sandboxes.stdio_listener import stdio_mode
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("stdio")]  # module fixtures
 
 TIMEOUT = 20.0
 
@@ -127,6 +128,7 @@ async def test_a_server_that_does_not_connect_is_a_start_error_with_its_log(
     running: Running,
     no_entry_image: str,
     docker_client: docker.DockerClient,
+    owner: str,
     command: list[str],
     error: str,
     log: str,
@@ -139,7 +141,8 @@ async def test_a_server_that_does_not_connect_is_a_start_error_with_its_log(
             await manager.start(unconnected)
     assert str(failed.value).startswith(f"unconnected: {error}")
     assert log in failed.value.log
-    assert not docker_client.api.containers(all=True, filters={"ancestor": no_entry_image})
+    mine = {"ancestor": no_entry_image, "label": f"{OWNER}={owner}"}  # not a parallel test's
+    assert not docker_client.api.containers(all=True, filters=mine)
 
 
 def test_auto_picks_the_socket_only_where_the_engine_shares_our_files(
