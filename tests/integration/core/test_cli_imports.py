@@ -4,6 +4,8 @@ run list` for the run engine."""
 
 from __future__ import annotations
 
+import argparse
+import importlib
 import json
 import subprocess
 import sys
@@ -69,6 +71,15 @@ def test_the_command_word_is_found_past_the_global_options(
     argv: list[str], word: str | None
 ) -> None:
     assert _command_word(argv) == word
+
+
+def test_the_table_names_the_module_that_defines_each_command() -> None:
+    defined: dict[str, str] = {}
+    for name in set(COMMAND_MODULES.values()):
+        commands = argparse.ArgumentParser().add_subparsers()
+        importlib.import_module(f"switchboard.cli.{name}").register(commands)
+        defined |= dict.fromkeys(commands.choices, name)
+    assert defined == COMMAND_MODULES
 
 
 def test_help_and_typos_see_every_command(capsys: pytest.CaptureFixture[str]) -> None:
