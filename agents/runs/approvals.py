@@ -19,8 +19,8 @@ from sqlmodel import col, select
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.runs.errors import NotYourRunError, RunFinishedError, RunNotFoundError
-from agents.runs.events import next_seq
-from agents.runs.tables import AgentRun, ApprovalStatus, RunApproval, RunEvent, RunStatus
+from agents.runs.events import add_event
+from agents.runs.tables import AgentRun, ApprovalStatus, RunApproval, RunStatus
 from agents.spec import Approval
 
 
@@ -101,20 +101,14 @@ async def decide(
     await session.refresh(approval)
     if decided.rowcount != 1:
         raise _already_decided(approval)
-    session.add(
-        RunEvent(
-            run_id=run_id,
-            seq=await next_seq(session, run_id),
-            kind="approval_decision",
-            data={
-                "approval_id": approval_id,
-                "tool": approval.tool,
-                "approve": approve,
-                "by": username,
-                "note": note,
-            },
-        )
-    )
+    decision = {
+        "approval_id": approval_id,
+        "tool": approval.tool,
+        "approve": approve,
+        "by": username,
+        "note": note,
+    }
+    await add_event(session, run_id, "approval_decision", decision)
     pending = (
         await session.exec(
             select(RunApproval.id).where(
@@ -129,14 +123,8 @@ async def decide(
             .where(col(AgentRun.id) == run_id, col(AgentRun.status) == RunStatus.waiting_approval)
             .values(status=RunStatus.queued, reason=None)
         )
-        session.add(
-            RunEvent(
-                run_id=run_id,
-                seq=await next_seq(session, run_id),
-                kind="status",
-                data={"status": RunStatus.queued, "reason": "every approval is decided"},
-            )
-        )
+        queued = {"status": RunStatus.queued, "reason": "every approval is decided"}
+        await add_event(session, run_id, "status", queued)
     await session.refresh(run)
     return Decided(run, approval, resume)
 

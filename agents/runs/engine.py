@@ -39,9 +39,9 @@ from agents.availability import availability, caller
 from agents.models.layer import charged_team
 from agents.models.tables import ModelUsage
 from agents.runs.approvals import approval_check, void_pending
-from agents.runs.events import EventLog, Redactor
+from agents.runs.events import EventLog, Redactor, add_event
 from agents.runs.launch import answers_context, history_context, redactor_for
-from agents.runs.lifecycle import add_event, audit_event
+from agents.runs.lifecycle import audit_event
 from agents.runs.mcp_address import default_mcp_url, loopback_mcp_url
 from agents.runs.model_seam import (
     Attribution,

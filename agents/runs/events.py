@@ -69,8 +69,7 @@ class EventLog:
     async def append(self, run_id: str, kind: str, data: dict[str, Any]) -> int:
         """Store one event; returns its sequence number."""
         async with transaction(self._sessions) as session:
-            seq = await next_seq(session, run_id)
-            session.add(RunEvent(run_id=run_id, seq=seq, kind=kind, data=data))
+            seq = await add_event(session, run_id, kind, data)
         self.notify(run_id)
         return seq
 
@@ -117,7 +116,7 @@ class EventLog:
                     await changed.wait()
 
 
-async def next_seq(session: AsyncSession, run_id: str) -> int:
+async def _next_seq(session: AsyncSession, run_id: str) -> int:
     """Reserve the run's next event number inside the caller's transaction."""
     result = await session.exec(
         update(AgentRun)
@@ -126,4 +125,11 @@ async def next_seq(session: AsyncSession, run_id: str) -> int:
         .returning(col(AgentRun.event_seq))
     )
     seq: int = result.scalar_one()
+    return seq
+
+
+async def add_event(session: AsyncSession, run_id: str, kind: str, data: dict[str, Any]) -> int:
+    """Add one event inside the caller's transaction; returns its sequence number."""
+    seq = await _next_seq(session, run_id)
+    session.add(RunEvent(run_id=run_id, seq=seq, kind=kind, data=data))
     return seq

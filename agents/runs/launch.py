@@ -14,8 +14,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.availability import DEFAULT_MODELS, availability, caller
 from agents.runs.errors import NotLaunchableError, TooManyRunsError
-from agents.runs.events import Redactor, next_seq
-from agents.runs.tables import AgentRun, RunEvent, RunStatus
+from agents.runs.events import Redactor, add_event
+from agents.runs.tables import AgentRun, RunStatus
 from agents.spec import AgentDocument, validate_answers
 from agents.versions import load_version
 from registry.errors import NotFoundError
@@ -97,10 +97,9 @@ async def launch(
     )
     session.add(run)
     await session.flush()
-    seq = await next_seq(session, run_id)
     tools = [t.name for t in offer.tools if t.granted]
     data = {"status": RunStatus.queued, "agent": document.name, "version": record.version}
-    session.add(RunEvent(run_id=run_id, seq=seq, kind="status", data={**data, "tools": tools}))
+    await add_event(session, run_id, "status", {**data, "tools": tools})
     return Launched(run, document)
 
 

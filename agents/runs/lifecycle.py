@@ -1,6 +1,6 @@
-"""A run's records that the command line and the API change without running it: cancelling it,
-its events and its audit records. Kept apart from the engine, which imports pydantic-ai's model
-clients and MCP toolset, so that `switchboard run ...` starts in a second rather than three.
+"""What the command line and the API do to a run without running it: cancel it, and describe it
+in the audit log. Kept apart from the engine, which imports pydantic-ai's model clients and MCP
+toolset, so that `switchboard run ...` does not pay seconds importing them.
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.runs.approvals import void_pending
 from agents.runs.errors import RunFinishedError
-from agents.runs.events import next_seq
-from agents.runs.tables import FINISHED, AgentRun, RunEvent, RunStatus
+from agents.runs.events import add_event
+from agents.runs.tables import FINISHED, AgentRun, RunStatus
 from agents.runs.tokens import agent_client_id
 from switchboard.audit.log import Event
 
@@ -31,10 +31,6 @@ async def cancel_run(session: AsyncSession, run: AgentRun, by: str) -> None:
     await void_pending(session, run.id)
     data = {"status": RunStatus.cancelled, "reason": run.reason}
     await add_event(session, run.id, "status", data)
-
-
-async def add_event(session: AsyncSession, run_id: str, kind: str, data: dict[str, Any]) -> None:
-    session.add(RunEvent(run_id=run_id, seq=await next_seq(session, run_id), kind=kind, data=data))
 
 
 def audit_event(
