@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.spec import AgentDocument, check_publishable
 from agents.tables import AgentRecord, AgentVersionRecord
-from agents.versions import load_version
+from agents.versions import get_agent, load_version
 from registry.errors import ConflictError
 from registry.journal import note
 from registry.models import Team, User, pk
@@ -83,6 +83,14 @@ async def withdraw_agent(
         detail = {"reason": reason} if reason else {}
         note(session, actor.username, "agent.withdraw", f"{name}@{version}", **detail)
     return row
+
+
+async def owner_of(session: AsyncSession, name: str) -> Team:
+    """The team that owns agent `name`."""
+    agent = await get_agent(session, name)
+    team = await session.get(Team, agent.owner_team_id)
+    assert team is not None, "agent.owner_team_id is a foreign key"
+    return team
 
 
 async def _agent_for(session: AsyncSession, name: str, *, team: Team, actor: User) -> AgentRecord:

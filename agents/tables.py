@@ -23,7 +23,8 @@ class AgentRecord(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(sa_column=Column(String(64), unique=True, nullable=False))
     owner_team_id: int = Field(foreign_key="team.id", index=True)
-    """The team that first published it; only its members (or admins) publish new versions."""
+    """The team that first published it; over the API only its members (or admins) publish
+    new versions or withdraw them, except in the default team (`web.api.deps`)."""
     created_by_id: int = Field(foreign_key="user.id")
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 

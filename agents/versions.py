@@ -14,13 +14,18 @@ from agents.tables import AgentRecord, AgentVersionRecord
 from registry.errors import NotFoundError
 
 
+async def get_agent(session: AsyncSession, name: str) -> AgentRecord:
+    agent = (await session.exec(select(AgentRecord).where(AgentRecord.name == name))).first()
+    if agent is None:
+        raise NotFoundError(f"no agent named {name!r}; `switchboard agent list` shows them")
+    return agent
+
+
 async def load_version(
     session: AsyncSession, name: str, version: str | None = None
 ) -> tuple[AgentVersionRecord, AgentDocument]:
     """Agent `name` at `version`, or its newest version not withdrawn when `version` is None."""
-    agent = (await session.exec(select(AgentRecord).where(AgentRecord.name == name))).first()
-    if agent is None:
-        raise NotFoundError(f"no agent named {name!r}; `switchboard agent list` shows them")
+    agent = await get_agent(session, name)
     query = select(AgentVersionRecord).where(AgentVersionRecord.agent_id == agent.id)
     if version is not None:
         row = (await session.exec(query.where(AgentVersionRecord.version == version))).first()

@@ -65,10 +65,14 @@ async def ensure_user(session: AsyncSession, username: str) -> User:
     return user
 
 
+async def is_member(session: AsyncSession, team: Team, user: User) -> bool:
+    return await session.get(Membership, (pk(team), pk(user))) is not None
+
+
 async def add_member(
     session: AsyncSession, team: Team, user: User, *, actor: User | None = None
 ) -> None:
-    if await session.get(Membership, (pk(team), pk(user))) is None:
+    if not await is_member(session, team, user):
         session.add(Membership(team_id=pk(team), user_id=pk(user)))
         await session.flush()
         note(session, _who(actor), "team.member.add", f"{team.name}/{user.username}")

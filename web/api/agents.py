@@ -9,12 +9,12 @@ from starlette.requests import Request
 from agents.availability import caller
 from agents.listing import AgentCard, AgentDetail, agent_cards, agent_detail
 from agents.models.layer import ModelLayer
-from agents.publishing import publish_agent, withdraw_agent
+from agents.publishing import owner_of, publish_agent, withdraw_agent
 from agents.spec import parse_agent
 from registry.errors import InvalidDocumentError, Problem
 from registry.models import Role
 from registry.teams import ensure_user, get_team
-from web.api.deps import actor_name, services
+from web.api.deps import actor_name, require_team_member, services
 from web.api.endpoints import NUL_PROBLEM, Endpoint
 
 SOURCE = "request body"
@@ -57,6 +57,7 @@ async def publish(request: Request, team: str | None, body: bytes) -> PublishedA
     async with svc.transaction() as session:
         owner = await get_team(session, team or svc.settings.default_team)
         actor = await ensure_user(session, actor_name(request))
+        await require_team_member(request, session, owner, actor)
         published = await publish_agent(session, document, team=owner, actor=actor)
     return PublishedAgent(
         name=document.name,
@@ -70,6 +71,7 @@ async def withdraw(request: Request, name: str, version: str, body: WithdrawBody
     svc = services(request)
     async with svc.transaction() as session:
         actor = await ensure_user(session, actor_name(request))
+        await require_team_member(request, session, await owner_of(session, name), actor)
         row = await withdraw_agent(session, name, version, actor=actor, reason=body.reason)
     return WithdrawnAgent(name=name, version=row.version, withdrawn=row.withdrawn)
 

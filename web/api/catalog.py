@@ -15,7 +15,7 @@ from registry.manifest import parse_manifest
 from registry.models import ReviewStatus, Role, Server, pk
 from registry.review import QueueEntry, VersionReview
 from registry.teams import ensure_user, get_team
-from web.api.deps import actor_name, services
+from web.api.deps import actor_name, require_team_member, services
 from web.api.endpoints import Endpoint
 
 
@@ -54,6 +54,7 @@ async def publish_server(
     async with svc.transaction() as session:
         owner = await get_team(session, team or svc.settings.default_team)
         actor = await ensure_user(session, actor_name(request))
+        await require_team_member(request, session, owner, actor)
         version = await publishing.publish_manifest(
             session,
             parsed,
@@ -80,6 +81,7 @@ async def import_openapi(request: Request, body: OpenAPIImportBody) -> VersionRe
     async with svc.transaction() as session:
         owner = await get_team(session, body.team or svc.settings.default_team)
         actor = await ensure_user(session, actor_name(request))
+        await require_team_member(request, session, owner, actor)
         version = await publishing.import_openapi(
             session,
             data,

@@ -7,9 +7,11 @@ its CSRF token in `X-CSRF-Token`.
 
 from __future__ import annotations
 
+from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
-from registry.models import Role
+from registry.models import Role, Team, User
+from registry.teams import is_member
 from switchboard.identity.accounts import at_least_role
 from switchboard.identity.bearer import authenticate_bearer
 from switchboard.identity.errors import ForbiddenError, SignInError
@@ -70,6 +72,25 @@ def require_role(principal: Principal, role: Role) -> None:
     if not at_least_role(principal.role, role):
         raise ForbiddenError(
             f"this needs the {role.value} role; {principal.username} is a {principal.role.value}"
+        )
+
+
+async def require_team_member(
+    request: Request, session: AsyncSession, team: Team, actor: User
+) -> None:
+    """Publishing for a team, or withdrawing what it owns, is for its members and admins.
+
+    The default team owns what was published without naming a team, so anyone who may publish
+    may publish there.
+    """
+    who = principal(request)
+    if who.role == Role.admin or team.name == services(request).settings.default_team:
+        return
+    if not await is_member(session, team, actor):
+        raise ForbiddenError(
+            f"{who.username} is not a member of team {team.name!r}, so cannot publish or "
+            f"withdraw for it; an admin can add them (`switchboard team add {team.name} "
+            f"{who.username}`)"
         )
 
 

@@ -113,6 +113,26 @@ async def test_a_withdrawn_version_is_no_longer_the_one_launched(
     assert set(publish) == {"application/yaml", "application/json"}
 
 
+async def test_only_a_teams_members_publish_and_withdraw_for_it(
+    app: Starlette, client: httpx.AsyncClient, developer: httpx.AsyncClient
+) -> None:
+    assert (await client.post("/api/v1/teams", json={"name": "ops"})).status_code == 201
+    refused = await developer.post(AGENTS, params={"team": "ops"}, content=agent_yaml())
+    assert refused.status_code == 403
+    assert "dev is not a member of team 'ops'" in refused.json()["detail"]
+    assert "switchboard team add ops dev" in refused.json()["detail"]
+    owned = await client.post(AGENTS, params={"team": "ops"}, content=agent_yaml())
+    assert owned.status_code == 201, "an admin publishes for any team"
+    withdraw = f"{AGENTS}/greeter/versions/1.0.0/withdraw"
+    assert (await developer.post(withdraw, json={})).status_code == 403
+    assert (await developer.get(f"{AGENTS}/greeter")).json()["version"] == "1.0.0"
+    member = await client.post("/api/v1/teams/ops/members", json={"user": "dev"})
+    assert member.status_code == 204
+    assert (await developer.post(withdraw, json={})).status_code == 200
+    missing = await developer.post(f"{AGENTS}/nobody/versions/1.0.0/withdraw", json={})
+    assert missing.status_code == 404
+
+
 @pytest.mark.parametrize(
     ("body", "pointer", "message"),
     [

@@ -140,6 +140,39 @@ async def test_roles_are_enforced(app: Starlette, anonymous: httpx.AsyncClient) 
     assert teams.status_code == 403
 
 
+async def test_developers_publish_only_for_their_teams(
+    app: Starlette, client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    token = await user_with_token(app.state.services, "dana", Role.developer, ["api"])
+    as_dana = {"Authorization": f"Bearer {token}"}
+    assert (await client.post("/api/v1/teams", json={"name": "payments"})).status_code == 201
+    foreign = await anonymous.post(
+        "/api/v1/servers?discover=false&team=payments", json=manifest(), headers=as_dana
+    )
+    assert foreign.status_code == 403
+    assert "dana is not a member of team 'payments'" in foreign.json()["detail"]
+    spec = (FIXTURES / "openapi" / "stripe.yaml").read_text()
+    imported = await anonymous.post(
+        "/api/v1/openapi-imports",
+        json={"name": "com.stripe/api", "document": spec, "team": "payments"},
+        headers=as_dana,
+    )
+    assert imported.status_code == 403
+    assert (await client.get("/api/v1/servers")).json() == []
+    default = await anonymous.post(
+        "/api/v1/servers?discover=false", json=manifest(), headers=as_dana
+    )
+    assert default.status_code == 201, "the default team takes anyone who may publish"
+    assert (
+        await client.post("/api/v1/teams/payments/members", json={"user": "dana"})
+    ).status_code == 204
+    document = manifest() | {"name": "io.github.example/payments-time"}
+    joined = await anonymous.post(
+        "/api/v1/servers?discover=false&team=payments", json=document, headers=as_dana
+    )
+    assert joined.status_code == 201, joined.text
+
+
 async def test_a_token_without_the_api_scope_is_refused(
     app: Starlette, anonymous: httpx.AsyncClient
 ) -> None:
