@@ -24,6 +24,7 @@ from registry.errors import RegistryError
 from registry.models import Role
 from switchboard.audit.log import Event
 from switchboard.identity.accounts import at_least_role
+from switchboard.identity.errors import ForbiddenError
 from switchboard.services import Services
 
 AuditWrite = Callable[[Event], Awaitable[None]]
@@ -90,8 +91,18 @@ async def show(services: Services, run: AgentRun) -> RunView:
 
 
 async def list_runs(
-    services: Services, username: str, *, everyone: bool = False, status: str | None = None
+    services: Services,
+    username: str,
+    *,
+    role: Role,
+    everyone: bool = False,
+    status: str | None = None,
 ) -> list[RunView]:
+    if everyone and not at_least_role(role, SEES_EVERY_RUN):
+        raise ForbiddenError(
+            f"everyone's runs are for the {SEES_EVERY_RUN.value} role; {username} is a "
+            f"{role.value} and sees their own"
+        )
     if status and status not in set(RunStatus):
         choices = ", ".join(RunStatus)
         raise RegistryError(f"no run status {status!r}; use one of: {choices}")

@@ -93,9 +93,12 @@ async def start_run(cmd: Command) -> None:
 
 
 async def list_runs(cmd: Command) -> None:
-    everyone = cmd.args.all and (await _role(cmd)) in (Role.security, Role.admin)
     views = await service.list_runs(
-        cmd.services, cmd.args.actor, everyone=everyone, status=cmd.args.status
+        cmd.services,
+        cmd.args.actor,
+        role=await _role(cmd),
+        everyone=cmd.args.all,
+        status=cmd.args.status,
     )
     if cmd.as_json:
         emit_json(views)

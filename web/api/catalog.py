@@ -16,7 +16,7 @@ from registry.models import ReviewStatus, Role, Server, pk
 from registry.review import QueueEntry, VersionReview
 from registry.teams import ensure_user, get_team
 from web.api.deps import actor_name, require_team_member, services
-from web.api.endpoints import Endpoint
+from web.api.endpoints import Endpoint, flag
 
 
 class ManifestBody(BaseModel):
@@ -50,6 +50,7 @@ async def publish_server(
 ) -> VersionReview:
     """Record the version; its sandbox is built and its tools listed in the background."""
     svc = services(request)
+    discovering = flag("discover", discover, default=True)
     parsed = parse_manifest(body.model_dump(by_alias=True), "request body")
     async with svc.transaction() as session:
         owner = await get_team(session, team or svc.settings.default_team)
@@ -61,7 +62,7 @@ async def publish_server(
             team=owner,
             actor=actor,
             slug=slug,
-            discover=discover not in ("false", "0", "no"),
+            discover=discovering,
         )
     if version.status == ReviewStatus.building:
         request.app.state.jobs.start_soon(

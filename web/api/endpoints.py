@@ -131,6 +131,17 @@ def _parse_body(raw: bytes, model: type[BaseModel]) -> BaseModel:
         raise InvalidDocumentError("request body", problems_from_validation(exc)) from exc
 
 
+def flag(name: str, value: str | None, *, default: bool = False) -> bool:
+    """A yes-or-no query parameter; any other word is refused, not guessed at."""
+    if value is None:
+        return default
+    if value.lower() in ("true", "1", "yes"):
+        return True
+    if value.lower() in ("false", "0", "no"):
+        return False
+    raise RegistryError(f"`{name}` is {value!r}; use true or false")
+
+
 def _refuse_nul(parameters: dict[str, str | None]) -> None:
     for name, value in parameters.items():
         if value is not None and "\x00" in value:

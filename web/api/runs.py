@@ -22,9 +22,8 @@ from agents.runs.tables import AgentRun
 from agents.runs.views import RunView
 from registry.errors import RegistryError
 from switchboard.audit.log import Event
-from switchboard.identity.accounts import at_least_role
 from web.api.deps import authenticate, principal, services
-from web.api.endpoints import Endpoint, problem_response
+from web.api.endpoints import Endpoint, flag, problem_response
 
 
 class LaunchBody(BaseModel):
@@ -73,8 +72,8 @@ async def list_runs(request: Request, status: str | None, everyone: str | None) 
     return await service.list_runs(
         services(request),
         caller.username,
-        everyone=everyone in ("true", "1", "yes")
-        and at_least_role(caller.role, service.SEES_EVERY_RUN),
+        role=caller.role,
+        everyone=flag("everyone", everyone),
         status=status,
     )
 

@@ -76,3 +76,14 @@ def test_withdraw_a_version_from_the_command_line(
     assert detail["version"] == "1.0.0"
     assert "NAME@VERSION" in fails(capsys, "agent", "withdraw", "greeter")
     assert "has no version '2.0.0'" in fails(capsys, "agent", "withdraw", "greeter@2.0.0")
+
+
+def test_everyones_runs_are_refused_to_a_plain_user(
+    cli_env: Settings, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(capsys, "user", "create", "uma", "--role", "user")
+    run(capsys, "user", "create", "sam", "--role", "security")
+    assert "no runs" in run(capsys, "--as", "uma", "run", "list")
+    message = fails(capsys, "--as", "uma", "run", "list", "--all")
+    assert "everyone's runs are for the security role; uma is a user" in message
+    assert "no runs" in run(capsys, "--as", "sam", "run", "list", "--all")

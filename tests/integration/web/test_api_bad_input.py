@@ -6,7 +6,9 @@ from __future__ import annotations
 import httpx
 from starlette.applications import Starlette
 
+from registry.models import Role
 from switchboard.identity.accounts import find_user
+from tests.conftest import user_with_token
 
 
 async def test_unknown_run_status_is_refused(client: httpx.AsyncClient) -> None:
@@ -38,3 +40,24 @@ async def test_withdrawing_a_consent_needs_the_client(client: httpx.AsyncClient)
         assert "name the application: `?client_id=...`" in response.json()["detail"]
     unknown = await client.delete("/api/v1/me/consents", params={"client_id": "nope"})
     assert unknown.status_code == 404
+
+
+async def test_everyones_runs_need_the_security_role(
+    app: Starlette, client: httpx.AsyncClient, anonymous: httpx.AsyncClient
+) -> None:
+    token = await user_with_token(app.state.services, "uma", Role.user, ["api"])
+    as_uma = {"Authorization": f"Bearer {token}"}
+    refused = await anonymous.get("/api/v1/runs?everyone=true", headers=as_uma)
+    assert refused.status_code == 403
+    assert "everyone's runs are for the security role; uma is a user" in refused.json()["detail"]
+    assert (await anonymous.get("/api/v1/runs?everyone=no", headers=as_uma)).json() == []
+    assert (await client.get("/api/v1/runs?everyone=true")).json() == []
+
+
+async def test_yes_or_no_parameters_take_only_yes_or_no(client: httpx.AsyncClient) -> None:
+    listing = await client.get("/api/v1/runs?everyone=all")
+    publishing = await client.post("/api/v1/servers?discover=maybe", json={"name": "x"})
+    for response, name in ((listing, "everyone"), (publishing, "discover")):
+        assert response.status_code == 400, response.text
+        assert f"`{name}` is" in response.json()["detail"]
+        assert "use true or false" in response.json()["detail"]
