@@ -6,7 +6,9 @@ connects the run to any MCP server directly (no grants, approvals or audit), `We
 URLs from this host, `LocalWorkspace` works on its files, `ModelFallback` calls models past the
 router. Only capabilities that merely shape model requests are allowed. And an output schema,
 tool timeout or capability argument pydantic-ai refuses only when it builds the agent would
-otherwise be published fine and fail every run as an internal error.
+otherwise be published fine and fail every run as an internal error. pydantic-ai takes any
+`model_settings` mapping and any `retries` number; a misspelt setting would be dropped and a
+negative retry count would stop the first failed tool call, so both are checked here.
 """
 
 from __future__ import annotations
@@ -14,12 +16,14 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic_ai import Agent, DeferredToolRequests
 from pydantic_ai.agent.spec import AgentSpec
 from pydantic_ai.models.test import TestModel
 from pydantic_ai.output import StructuredDict
 
 from registry.errors import Problem
+from registry.pointers import problems_from_validation
 
 ALLOWED_CAPABILITIES = (
     "Caching",
@@ -31,9 +35,29 @@ ALLOWED_CAPABILITIES = (
 """Capabilities that only shape model requests; none reaches a tool, model or host."""
 
 
+class AgentModelSettings(BaseModel):
+    """The model settings an agent document may carry: how the model samples and how much it
+    writes. Timeouts, retries, headers and extra request fields belong to the model layer,
+    which decides what reaches a provider."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, allow_inf_nan=True)
+
+    max_tokens: int | None = Field(default=None, ge=1)
+    temperature: float | None = Field(default=None, ge=0, le=2)
+    top_p: float | None = Field(default=None, ge=0, le=1)
+    seed: int | None = None
+    presence_penalty: float | None = Field(default=None, ge=-2, le=2)
+    frequency_penalty: float | None = Field(default=None, ge=-2, le=2)
+    stop_sequences: list[str] | None = Field(default=None, max_length=4)
+    parallel_tool_calls: bool | None = None
+
+
+ALLOWED_SETTINGS = ", ".join(AgentModelSettings.model_fields)
+
+
 def build_problems(spec: AgentSpec) -> list[Problem]:
     """Why pydantic-ai could not build (or Switchboard would not run) the agent `spec` says."""
-    problems: list[Problem] = []
+    problems = settings_problems(spec)
     for index, capability in enumerate(spec.capabilities):
         pointer = f"/capabilities/{index}"
         if capability.name not in ALLOWED_CAPABILITIES:
@@ -61,6 +85,30 @@ def build_problems(spec: AgentSpec) -> list[Problem]:
         problem = _build(spec, "")
         if problem:
             problems.append(problem)
+    return problems
+
+
+def settings_problems(spec: AgentSpec) -> list[Problem]:
+    """Unknown or out-of-range `model_settings`, and a negative `retries`."""
+    problems: list[Problem] = []
+    settings = spec.model_settings or {}
+    finite = {k: v for k, v in settings.items() if not non_finite(v)}  # `non_finite` says why
+    try:
+        AgentModelSettings.model_validate(finite)
+    except ValidationError as exc:
+        for problem in problems_from_validation(exc, ["model_settings"]):
+            if problem.message.startswith("unknown field"):
+                problem = Problem(
+                    problem.pointer,
+                    f"not a setting an agent may carry; allowed: {ALLOWED_SETTINGS}",
+                )
+            problems.append(problem)
+    retries = spec.retries
+    counts = retries.items() if isinstance(retries, dict) else [("", retries)]
+    for key, count in counts:
+        if isinstance(count, int) and count < 0:
+            pointer = f"/retries/{key}" if key else "/retries"
+            problems.append(Problem(pointer, "must be 0 or more"))
     return problems
 
 

@@ -124,6 +124,49 @@ def test_numbers_json_cannot_hold_are_refused(spec: dict[str, Any], pointer: str
     assert found[pointer].endswith("is not a finite number")
 
 
+@pytest.mark.parametrize(
+    ("spec", "pointer", "message"),
+    [
+        ({"model_settings": {"temprature": 0.2}}, "/model_settings/temprature", "allowed: "),
+        (
+            {"model_settings": {"extra_body": {"model": "x"}}},
+            "/model_settings/extra_body",
+            "max_tokens",
+        ),
+        (
+            {"model_settings": {"temperature": 3}},
+            "/model_settings/temperature",
+            "less than or equal to 2",
+        ),
+        (
+            {"model_settings": {"max_tokens": 0}},
+            "/model_settings/max_tokens",
+            "greater than or equal to 1",
+        ),
+        ({"model_settings": {"max_tokens": "many"}}, "/model_settings/max_tokens", "valid integer"),
+        (
+            {"model_settings": {"stop_sequences": "END"}},
+            "/model_settings/stop_sequences",
+            "valid list",
+        ),
+        ({"retries": -1}, "/retries", "0 or more"),
+        ({"retries": {"tools": -2, "output": 1}}, "/retries/tools", "0 or more"),
+    ],
+)
+def test_model_settings_and_retries_are_checked(
+    spec: dict[str, Any], pointer: str, message: str
+) -> None:
+    found = problems(document(**spec))
+    assert list(found) == [pointer], found
+    assert message in found[pointer]
+
+
+def test_usable_model_settings_publish() -> None:
+    settings = {"temperature": 0, "max_tokens": 400, "top_p": 0.9, "stop_sequences": ["END"]}
+    parsed = parse_agent(yaml.safe_dump(document(model_settings=settings, retries=0)), "t.yaml")
+    assert parsed.spec.model_settings == settings
+
+
 def test_every_problem_is_reported_together() -> None:
     found = problems(
         document(
