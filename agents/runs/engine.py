@@ -240,7 +240,8 @@ class RunEngine:
 
     async def interrupt_stale(self, *, startup: bool) -> list[str]:
         """Mark `interrupted` the running runs no live process holds any more: at start-up,
-        every run this process could not be running; later, those whose heartbeat stopped."""
+        every run this process could not be running; later, those whose heartbeat stopped,
+        including this process's own whose end it could not record (`_end`)."""
         stale_before = datetime.now(UTC) - timedelta(seconds=3 * self.heartbeat_seconds)
         async with self.services.sessions() as session:
             rows = (
@@ -249,13 +250,17 @@ class RunEngine:
         interrupted = []
         for run in rows:
             beat = run.heartbeat_at
-            if run.runner == self.runner_id or (beat is not None and _utc(beat) > stale_before):
+            ours = run.runner == self.runner_id
+            if (ours and run.id in self._active) or (
+                beat is not None and _utc(beat) > stale_before
+            ):
                 continue
-            reason = (
-                "Switchboard restarted while the run was running; launch it again"
-                if startup
-                else "the Switchboard process running it stopped answering; launch it again"
-            )
+            if ours:
+                reason = "Switchboard could not record how the run ended; launch it again"
+            elif startup:
+                reason = "Switchboard restarted while the run was running; launch it again"
+            else:
+                reason = "the Switchboard process running it stopped answering; launch it again"
             if await self._finish(run.id, Stop(RunStatus.interrupted, reason), runner=run.runner):
                 interrupted.append(run.id)
         return interrupted
@@ -287,10 +292,25 @@ class RunEngine:
                         RunStatus.interrupted,
                         "Switchboard stopped while the run was running; launch it again",
                     )
-                await self._add_seconds(run_id, time.monotonic() - started)
-                if stop.status != RunStatus.waiting_approval:
-                    await self._finish(run_id, stop, runner=self.runner_id)
+                await self._end(run_id, stop, time.monotonic() - started)
         self.kick()
+
+    async def _end(self, run_id: str, stop: Stop, seconds: float) -> None:
+        """Record the stretch's active time and, unless the run waits for a person, its end.
+
+        A failure is logged, not raised: raised, it would cancel every run of this engine. The
+        run is then left `running` with no heartbeat, and `interrupt_stale` ends it.
+        """
+        try:
+            await self._add_seconds(run_id, seconds)
+        except Exception:
+            logger.exception("could not add agent run %s's active time", run_id)
+        if stop.status == RunStatus.waiting_approval:
+            return
+        try:
+            await self._finish(run_id, stop, runner=self.runner_id)
+        except Exception:
+            logger.exception("could not record the end of agent run %s (%s)", run_id, stop.status)
 
     async def _execute(self, run_id: str, started: float) -> Stop:
         async with self.services.sessions() as session:

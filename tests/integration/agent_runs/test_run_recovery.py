@@ -7,11 +7,12 @@ from datetime import UTC, datetime, timedelta
 
 import anyio
 import pytest
-from pydantic_ai.messages import ModelMessage, ModelResponse
+from pydantic_ai.messages import ModelMessage, ModelResponse, TextPart
 from pydantic_ai.models.function import AgentInfo
 from sqlalchemy import update
 from sqlmodel import col
 
+from agents.runs.engine import Stop
 from agents.runs.tables import AgentRun
 from tests.integration.agent_runs.conftest import WorldFactory
 from tests.integration.agent_runs.test_run_engine import echo_then_report
@@ -67,3 +68,30 @@ async def test_restart_keeps_waiting_runs_and_interrupts_running_ones(world: Wor
         events = await w.events(running["id"])
         assert events[-1]["status"] == "interrupted"
         assert events[-2]["kind"] == "error"
+
+
+async def test_a_run_whose_end_could_not_be_recorded_is_interrupted_not_left_running(
+    world: WorldFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def answer(messages: list[ModelMessage], info: AgentInfo) -> ModelResponse:
+        return ModelResponse(parts=[TextPart("done")])
+
+    async with world(agent_heartbeat_seconds=0.3) as w:
+        w.model(answer)
+        engine = w.engine
+        finish = engine._finish
+        failures = []
+
+        async def failing_once(run_id: str, stop: Stop, *, runner: str | None) -> bool:
+            if not failures:
+                failures.append(run_id)
+                raise OSError("the database went away for a moment")
+            return await finish(run_id, stop, runner=runner)
+
+        monkeypatch.setattr(engine, "_finish", failing_once)
+        lost = await w.launch("helper", {"expression": "1"})
+        ended = await w.wait(lost["id"], "interrupted")
+        assert failures == [lost["id"]]
+        assert "could not record how the run ended" in ended["reason"]
+        fine = await w.launch("helper", {"expression": "2"})
+        assert (await w.wait(fine["id"], "succeeded"))["output"] == "done", "the engine runs on"
