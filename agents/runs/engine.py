@@ -505,9 +505,25 @@ class RunEngine:
     async def _pause(
         self, run_id: str, requests: DeferredToolRequests, redact: Redactor, seconds: float
     ) -> Stop:
+        tools = ", ".join(sorted({call.tool_name for call in requests.approvals}))
+        reason = f"waiting for approval to call {tools}"
         async with self.services.transaction() as session:
-            run = await session.get(AgentRun, run_id)
-            if run is None or run.status != RunStatus.running or run.runner != self.runner_id:
+            # Conditional, like `_finish`: a cancel committed meanwhile must not be overwritten.
+            paused = await session.exec(
+                update(AgentRun)
+                .where(
+                    col(AgentRun.id) == run_id,
+                    col(AgentRun.status) == RunStatus.running,
+                    col(AgentRun.runner) == self.runner_id,
+                )
+                .values(
+                    status=RunStatus.waiting_approval,
+                    reason=reason,
+                    pending_calls=[call.tool_call_id for call in requests.approvals],
+                    runner=None,
+                )
+            )
+            if paused.rowcount != 1:
                 return Stop(RunStatus.cancelled)
             for call in requests.approvals:
                 approval = RunApproval(
@@ -529,16 +545,11 @@ class RunEngine:
                         "arguments": approval.arguments,
                     },
                 )
-            tools = ", ".join(sorted({call.tool_name for call in requests.approvals}))
-            reason = f"waiting for approval to call {tools}"
-            run.status = RunStatus.waiting_approval
-            run.reason = reason
-            run.pending_calls = [call.tool_call_id for call in requests.approvals]
-            run.runner = None
-            session.add(run)
             await add_event(
                 session, run_id, "status", {"status": RunStatus.waiting_approval, "reason": reason}
             )
+            run = await session.get(AgentRun, run_id)
+            assert run is not None
         self.events.notify(run_id)
         await self.audit(audit_event(run, "agent.run.waiting", "waiting_approval", reason=reason))
         return Stop(RunStatus.waiting_approval, reason)

@@ -8,6 +8,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from sqlalchemy import update
+from sqlmodel import col
 from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.runs.approvals import void_pending
@@ -20,14 +22,21 @@ from switchboard.audit.log import Event
 
 async def cancel_run(session: AsyncSession, run: AgentRun, by: str) -> None:
     """End a run now (the caller commits, then tells the engine with `RunEngine.cancelled`)."""
-    if run.status in FINISHED:
+    # Only a run not yet ended is cancelled: of a cancel and the run ending or pausing in
+    # another process at the same moment, the one committed second sees the other's status.
+    cancelled = await session.exec(
+        update(AgentRun)
+        .where(col(AgentRun.id) == run.id, col(AgentRun.status).not_in(FINISHED))
+        .values(
+            status=RunStatus.cancelled,
+            reason=f"cancelled by {by}",
+            finished_at=datetime.now(UTC),
+            runner=None,
+        )
+    )
+    await session.refresh(run)
+    if cancelled.rowcount != 1:
         raise RunFinishedError(f"run {run.id} has already ended ({run.status}); nothing to cancel")
-    run.status = RunStatus.cancelled
-    run.reason = f"cancelled by {by}"
-    run.finished_at = datetime.now(UTC)
-    run.runner = None
-    session.add(run)
-    await session.flush()
     await void_pending(session, run.id)
     data = {"status": RunStatus.cancelled, "reason": run.reason}
     await add_event(session, run.id, "status", data)
