@@ -3,12 +3,18 @@
 PostgreSQL comes from `SWITCHBOARD_TEST_POSTGRES_URL` (an account allowed to create databases);
 each test gets a database of its own. Under `CI=true` a missing PostgreSQL is an error, not a
 skip, so CI can never pass without running the PostgreSQL half.
+
+Each test's database starts at the newest schema with the default team, copied from a template
+each test process migrates once (a file copy on SQLite, `CREATE DATABASE ... TEMPLATE` on
+PostgreSQL): migrating took 0.25 s per SQLite test and 0.8 s per PostgreSQL one, a copy a tenth
+of that. Tests marked `empty_database` start from nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
@@ -25,9 +31,10 @@ from starlette.applications import Starlette
 from registry.models import Role
 from registry.teams import add_member, ensure_team
 from switchboard.app import create_app
+from switchboard.db import create_engine as create_async_engine
 from switchboard.identity.accounts import create_user
 from switchboard.identity.pats import create_pat
-from switchboard.services import Services, open_services
+from switchboard.services import Services, bootstrap, open_services
 from switchboard.settings import Settings
 
 POSTGRES_URL = os.environ.get("SWITCHBOARD_TEST_POSTGRES_URL")
@@ -35,26 +42,100 @@ IN_CI = os.environ.get("CI") == "true"
 TEST_PASSWORD = "correct horse battery staple"
 
 
+class Templates:
+    """Databases at the newest schema, made once per test process and copied for each test."""
+
+    def __init__(self, directory: Path) -> None:
+        self._directory = directory
+        self._sqlite: Path | None = None
+        self._postgres: str | None = None
+        self._admin: Engine | None = None
+
+    def sqlite(self) -> Path:
+        if self._sqlite is None:
+            path = self._directory / "template.db"
+            _migrate(f"sqlite:///{path}")
+            assert not path.with_name("template.db-wal").exists(), "closing checkpoints the WAL"
+            self._sqlite = path
+        return self._sqlite
+
+    def postgres(self) -> str:
+        if self._postgres is None:
+            name = f"sbtemplate_{uuid.uuid4().hex[:12]}"
+            create_database(self.admin, name)
+            _migrate(_postgres_url(name))
+            self._postgres = name
+        return self._postgres
+
+    @property
+    def admin(self) -> Engine:
+        if self._admin is None:
+            assert POSTGRES_URL is not None
+            self._admin = create_engine(
+                make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"),
+                isolation_level="AUTOCOMMIT",
+            )
+        return self._admin
+
+    def close(self) -> None:
+        if self._admin is not None:
+            if self._postgres is not None:
+                drop_database(self._admin, self._postgres)
+            self._admin.dispose()
+
+
+def _migrate(url: str) -> None:
+    settings = Settings(database_url=url)
+
+    async def bootstrapped() -> None:
+        engine = create_async_engine(settings.effective_database_url)
+        try:
+            await bootstrap(engine, settings.default_team)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(bootstrapped())
+
+
+def _postgres_url(name: str) -> str:
+    assert POSTGRES_URL is not None
+    return make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def create_database(admin: Engine, name: str, template: str | None = None) -> None:
+    copied = f' TEMPLATE "{template}"' if template else ""
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"{copied}'))
+
+
+@pytest.fixture(scope="session")
+def templates(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Templates]:
+    made = Templates(tmp_path_factory.mktemp("templates"))
+    yield made
+    made.close()
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, templates: Templates
+) -> Iterator[str]:
+    empty = request.node.get_closest_marker("empty_database") is not None
     if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'switchboard.db'}"
+        path = tmp_path / "switchboard.db"
+        if not empty:
+            shutil.copyfile(templates.sqlite(), path)
+        yield f"sqlite:///{path}"
         return
     if not POSTGRES_URL:
         if IN_CI:
             pytest.fail("CI=true but SWITCHBOARD_TEST_POSTGRES_URL is not set")
         pytest.skip("set SWITCHBOARD_TEST_POSTGRES_URL to run the PostgreSQL half")
     name = f"sbtest_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(
-        make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"), isolation_level="AUTOCOMMIT"
-    )
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    create_database(templates.admin, name, None if empty else templates.postgres())
     try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        yield _postgres_url(name)
     finally:
-        drop_database(admin, name)
-        admin.dispose()
+        drop_database(templates.admin, name)
 
 
 def drop_database(admin: Engine, name: str) -> None:

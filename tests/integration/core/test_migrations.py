@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -38,6 +39,7 @@ async def test_downgrade_and_upgrade_round_trip(services: Services) -> None:
     assert await migrate.current_revision(services.engine) == HEAD
 
 
+@pytest.mark.empty_database
 async def test_processes_bootstrapping_together_do_not_collide(settings: Settings) -> None:
     """`serve` and `init` start side by side under compose: each waits for the other's schema."""
     engines = [create_engine(settings.effective_database_url) for _ in range(3)]
