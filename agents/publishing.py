@@ -14,7 +14,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from agents.spec import AgentDocument, check_publishable
 from agents.tables import AgentRecord, AgentVersionRecord
-from agents.versions import get_agent, load_version
+from agents.versions import find_agent, get_agent, load_version
 from registry.errors import ConflictError
 from registry.journal import note
 from registry.models import Team, User, pk
@@ -94,7 +94,7 @@ async def owner_of(session: AsyncSession, name: str) -> Team:
 
 
 async def _agent_for(session: AsyncSession, name: str, *, team: Team, actor: User) -> AgentRecord:
-    agent = (await session.exec(select(AgentRecord).where(AgentRecord.name == name))).first()
+    agent = await find_agent(session, name)
     if agent is None:
         agent = AgentRecord(name=name, owner_team_id=pk(team), created_by_id=pk(actor))
         session.add(agent)

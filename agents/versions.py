@@ -14,8 +14,12 @@ from agents.tables import AgentRecord, AgentVersionRecord
 from registry.errors import NotFoundError
 
 
+async def find_agent(session: AsyncSession, name: str) -> AgentRecord | None:
+    return (await session.exec(select(AgentRecord).where(AgentRecord.name == name))).first()
+
+
 async def get_agent(session: AsyncSession, name: str) -> AgentRecord:
-    agent = (await session.exec(select(AgentRecord).where(AgentRecord.name == name))).first()
+    agent = await find_agent(session, name)
     if agent is None:
         raise NotFoundError(f"no agent named {name!r}; `switchboard agent list` shows them")
     return agent

@@ -13,8 +13,7 @@ from agents.publishing import owner_of, publish_agent, withdraw_agent
 from agents.spec import parse_agent
 from registry.errors import InvalidDocumentError, Problem
 from registry.models import Role
-from registry.teams import ensure_user, get_team
-from web.api.deps import actor_name, require_team_member, services
+from web.api.deps import acting_for_team, actor_name, publishing_team, services
 from web.api.endpoints import NUL_PROBLEM, Endpoint
 
 SOURCE = "request body"
@@ -55,9 +54,7 @@ async def publish(request: Request, team: str | None, body: bytes) -> PublishedA
     text = _document_text(body)
     document = await anyio.to_thread.run_sync(parse_agent, text, SOURCE)
     async with svc.transaction() as session:
-        owner = await get_team(session, team or svc.settings.default_team)
-        actor = await ensure_user(session, actor_name(request))
-        await require_team_member(request, session, owner, actor)
+        owner, actor = await publishing_team(request, session, team)
         published = await publish_agent(session, document, team=owner, actor=actor)
     return PublishedAgent(
         name=document.name,
@@ -70,8 +67,7 @@ async def publish(request: Request, team: str | None, body: bytes) -> PublishedA
 async def withdraw(request: Request, name: str, version: str, body: WithdrawBody) -> WithdrawnAgent:
     svc = services(request)
     async with svc.transaction() as session:
-        actor = await ensure_user(session, actor_name(request))
-        await require_team_member(request, session, await owner_of(session, name), actor)
+        actor = await acting_for_team(request, session, await owner_of(session, name))
         row = await withdraw_agent(session, name, version, actor=actor, reason=body.reason)
     return WithdrawnAgent(name=name, version=row.version, withdrawn=row.withdrawn)
 

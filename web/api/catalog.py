@@ -14,8 +14,8 @@ from registry.lookup import get_server
 from registry.manifest import parse_manifest
 from registry.models import ReviewStatus, Role, Server, pk
 from registry.review import QueueEntry, VersionReview
-from registry.teams import ensure_user, get_team
-from web.api.deps import actor_name, require_team_member, services
+from registry.teams import ensure_user
+from web.api.deps import actor_name, publishing_team, services
 from web.api.endpoints import Endpoint, flag
 
 
@@ -53,9 +53,7 @@ async def publish_server(
     discovering = flag("discover", discover, default=True)
     parsed = parse_manifest(body.model_dump(by_alias=True), "request body")
     async with svc.transaction() as session:
-        owner = await get_team(session, team or svc.settings.default_team)
-        actor = await ensure_user(session, actor_name(request))
-        await require_team_member(request, session, owner, actor)
+        owner, actor = await publishing_team(request, session, team)
         version = await publishing.publish_manifest(
             session,
             parsed,
@@ -80,9 +78,7 @@ async def import_openapi(request: Request, body: OpenAPIImportBody) -> VersionRe
         else json.dumps(body.document).encode()
     )
     async with svc.transaction() as session:
-        owner = await get_team(session, body.team or svc.settings.default_team)
-        actor = await ensure_user(session, actor_name(request))
-        await require_team_member(request, session, owner, actor)
+        owner, actor = await publishing_team(request, session, body.team)
         version = await publishing.import_openapi(
             session,
             data,

@@ -11,7 +11,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from starlette.requests import Request
 
 from registry.models import Role, Team, User
-from registry.teams import is_member
+from registry.teams import ensure_user, get_team, is_member
 from switchboard.identity.accounts import at_least_role
 from switchboard.identity.bearer import authenticate_bearer
 from switchboard.identity.errors import ForbiddenError, SignInError
@@ -75,23 +75,30 @@ def require_role(principal: Principal, role: Role) -> None:
         )
 
 
-async def require_team_member(
-    request: Request, session: AsyncSession, team: Team, actor: User
-) -> None:
-    """Publishing for a team, or withdrawing what it owns, is for its members and admins.
-
-    The default team owns what was published without naming a team, so anyone who may publish
-    may publish there.
+async def acting_for_team(request: Request, session: AsyncSession, team: Team) -> User:
+    """The caller, once it is known they may publish for `team` or withdraw what it owns: its
+    members and admins may. The default team owns what was published without naming a team,
+    so anyone who may publish may publish there.
     """
     who = principal(request)
+    actor = await ensure_user(session, who.username)
     if who.role == Role.admin or team.name == services(request).settings.default_team:
-        return
+        return actor
     if not await is_member(session, team, actor):
         raise ForbiddenError(
             f"{who.username} is not a member of team {team.name!r}, so cannot publish or "
             f"withdraw for it; an admin can add them (`switchboard team add {team.name} "
             f"{who.username}`)"
         )
+    return actor
+
+
+async def publishing_team(
+    request: Request, session: AsyncSession, team: str | None
+) -> tuple[Team, User]:
+    """The team named (or the default team) and the caller publishing for it."""
+    owner = await get_team(session, team or services(request).settings.default_team)
+    return owner, await acting_for_team(request, session, owner)
 
 
 def principal(request: Request) -> Principal:
