@@ -259,7 +259,8 @@ class Settings(BaseSettings):
         default=2,
         ge=1,
         le=1000,
-        description="Agent runs one person may have running at once; more wait in the queue.",
+        description="Agent runs one person may have running at once, over all replicas; more wait "
+        "in the queue.",
     )
     agent_max_queued_runs_per_user: int = Field(
         default=20,

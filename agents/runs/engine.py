@@ -3,8 +3,10 @@ pydantic-ai against Switchboard's own `/mcp`, records every step, pauses for app
 resumes from the stored history, and never leaves a run silently lost.
 
 A run is claimed by one process (`runner`) with an atomic update, so several replicas can
-share the queue; the claiming process keeps a heartbeat on it, and a run whose heartbeat stops
-(its process died) is marked `interrupted` by whichever process notices first.
+share the queue: each runs at most `max_total` runs, and a person's `max_per_user` holds across
+all of them (`agents.runs.claims`). The claiming process keeps a heartbeat on the run, and a run
+whose heartbeat stops (its process died) is marked `interrupted` by whichever process notices
+first.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import json
 import logging
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable, Collection
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -39,6 +42,7 @@ from agents.availability import availability, caller
 from agents.models.layer import charged_team
 from agents.models.tables import ModelUsage
 from agents.runs.approvals import approval_check, void_pending
+from agents.runs.claims import claim
 from agents.runs.events import EventLog, Redactor, add_event
 from agents.runs.launch import answers_context, history_context, redactor_for
 from agents.runs.lifecycle import audit_event
@@ -154,6 +158,8 @@ class RunEngine:
             self._kick = anyio.Event()
 
     async def _start_queued(self) -> None:
+        """Claim queued runs, oldest first, while this process has room. The counts read here
+        only skip hopeless claims; the claim itself enforces the per-person limit."""
         async with self.services.sessions() as session:
             queued = (
                 await session.exec(
@@ -165,40 +171,35 @@ class RunEngine:
             ).all()
             if not queued:
                 return
-            counts = dict(
-                (
-                    await session.exec(
-                        select(AgentRun.username, func.count())
-                        .where(AgentRun.status == RunStatus.running)
-                        .group_by(col(AgentRun.username))
-                    )
-                ).all()
-            )
-        total = sum(counts.values())
+            running = (
+                await session.exec(
+                    select(AgentRun.username, AgentRun.runner, func.count())
+                    .where(AgentRun.status == RunStatus.running)
+                    .group_by(col(AgentRun.username), col(AgentRun.runner))
+                )
+            ).all()
+        per_user: Counter[str] = Counter()
+        ours = 0
+        for username, runner, count in running:
+            per_user[username] += count
+            ours += count if runner == self.runner_id else 0
         for run_id, username in queued:
-            if total >= self.max_total:
+            if ours >= self.max_total or self._tasks is None:
                 return
-            if counts.get(username, 0) >= self.max_per_user:
-                continue
-            if await self._claim(run_id) and self._tasks is not None:
-                total += 1
-                counts[username] = counts.get(username, 0) + 1
+            if per_user[username] < self.max_per_user and await self._claim(run_id):
+                ours += 1
+                per_user[username] += 1
                 self._tasks.start_soon(self._run, run_id)
 
     async def _claim(self, run_id: str) -> bool:
-        now = datetime.now(UTC)
         async with self.services.transaction() as session:
-            claimed = await session.exec(
-                update(AgentRun)
-                .where(col(AgentRun.id) == run_id, col(AgentRun.status) == RunStatus.queued)
-                .values(
-                    status=RunStatus.running,
-                    runner=self.runner_id,
-                    heartbeat_at=now,
-                    started_at=func.coalesce(AgentRun.started_at, now),
-                )
-            )
-            if claimed.rowcount != 1:
+            if not await claim(
+                session,
+                run_id,
+                runner=self.runner_id,
+                max_per_user=self.max_per_user,
+                now=datetime.now(UTC),
+            ):
                 return False
             await add_event(session, run_id, "status", {"status": RunStatus.running})
         self.events.notify(run_id)
