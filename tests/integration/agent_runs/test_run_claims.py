@@ -11,8 +11,8 @@ import pytest
 from sqlmodel import select
 
 from agents.publishing import publish_agent
-from agents.runs import launch
 from agents.runs.engine import RunEngine
+from agents.runs.service import start
 from agents.runs.tables import AgentRun, RunStatus
 from agents.spec import agent_from_dict
 from registry.teams import ensure_user, get_team
@@ -31,19 +31,10 @@ async def queued_runs(services: Services, username: str, count: int) -> list[str
         owner = await get_team(session, services.settings.default_team)
         actor = await ensure_user(session, username)
         await publish_agent(session, agent_from_dict(DOCUMENT), team=owner, actor=actor)
-    runs = []
-    for _ in range(count):
-        async with services.transaction() as session:
-            launched = await launch.launch(
-                session,
-                services.secrets,
-                services.catalog,
-                username=username,
-                agent="counter",
-                raw_answers={},
-            )
-            runs.append(launched.run.id)
-    return runs
+    return [
+        (await start(services, no_audit, username=username, agent="counter", answers={})).id
+        for _ in range(count)
+    ]
 
 
 async def no_audit(event: Event) -> None:
