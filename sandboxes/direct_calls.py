@@ -25,6 +25,8 @@ import anyio
 import mcp_types as types
 from mcp.shared.dispatcher import ProgressFnT
 
+from sandboxes.input_round import InputRound
+
 logger = logging.getLogger(__name__)
 
 Stamp = Callable[[dict[str, Any]], None]
@@ -57,6 +59,7 @@ class DirectCalls:
         *,
         progress: ProgressFnT | None = None,
         meta: dict[str, Any] | None = None,
+        input_round: InputRound | None = None,
     ) -> dict[str, Any]:
         """The JSON-RPC response object (`result` or `error`). A call cancelled before its
         answer tells the server so (`notifications/cancelled`), as an `mcp` client would."""
@@ -71,6 +74,8 @@ class DirectCalls:
             params["_meta"] = request_meta
         request = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
         stamp(request)
+        if input_round is not None:
+            _answering(params, input_round)
         pending = self._pending[request_id] = _Pending(progress)
         try:
             await self._send(_line(request))
@@ -129,6 +134,15 @@ class DirectCalls:
             suppress(OSError, anyio.BrokenResourceError, anyio.ClosedResourceError),
         ):
             await self._send(_line(notification))
+
+
+def _answering(params: dict[str, Any], input_round: InputRound) -> None:
+    """Add the round's fields; the caller's capabilities replace those the stamp declared
+    (2026-07-28 only: an older era declared them once, at `initialize`)."""
+    params.update(input_round.params())
+    meta = params.get("_meta")
+    if input_round.capabilities is not None and meta and types.CLIENT_CAPABILITIES_META_KEY in meta:
+        meta[types.CLIENT_CAPABILITIES_META_KEY] = input_round.capabilities
 
 
 def _line(message: dict[str, Any]) -> bytes:

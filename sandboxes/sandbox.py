@@ -23,6 +23,7 @@ from sandboxes.errors import (
     SandboxTimeoutError,
     refused_output,
 )
+from sandboxes.input_round import InputRound, input_required, tools_call
 from sandboxes.ownership import this_process
 from sandboxes.profile import RunProfile
 from sandboxes.relay import PeerRelay
@@ -127,22 +128,30 @@ class Sandbox(PeerRelay):
         timeout: float,  # noqa: ASYNC109  (the sandbox must know: past it, it is recycled)
         progress: ProgressFnT | None = None,
         meta: dict[str, Any] | None = None,
-    ) -> types.CallToolResult:
+        input_round: InputRound | None = None,
+    ) -> types.CallToolResult | types.InputRequiredResult:
         """Run one tool call; past `timeout` the call is abandoned and the sandbox marked broken.
 
         `progress` receives the server's progress notifications for this call; `meta` goes
-        with the request (e.g. the log level the caller opted in to).
+        with the request (e.g. the log level the caller opted in to). With `input_round`, the
+        caller answers the server's questions (`sandboxes.input_round`).
         """
         try:
             with anyio.move_on_after(timeout):
                 stamp = self._stamp()
                 if stamp is not None and self._direct is not None:
                     done = await self._call_direct(
-                        self._direct, stamp, name, arguments, progress=progress, meta=meta
+                        self._direct,
+                        stamp,
+                        name,
+                        arguments,
+                        progress=progress,
+                        meta=meta,
+                        input_round=input_round,
                     )
                     if done is not None:
                         return done
-                return await self._call_in_session(name, arguments, progress, meta)
+                return await self._call_in_session(name, arguments, progress, meta, input_round)
         except anyio.get_cancelled_exc_class():
             with anyio.CancelScope(shield=True):
                 await self._settle()
@@ -159,14 +168,15 @@ class Sandbox(PeerRelay):
         arguments: dict[str, Any],
         progress: ProgressFnT | None,
         meta: dict[str, Any] | None,
-    ) -> types.CallToolResult:
+        input_round: InputRound | None,
+    ) -> types.CallToolResult | types.InputRequiredResult:
         """Through the SDK session, which checks the result against the tool's `outputSchema`
         itself and raises a bare `RuntimeError` when it does not fit: an error result, as the
-        call path's own check makes it (its named subclasses are about other things)."""
+        call path's own check makes it (its named subclasses are about other things). A round
+        declares the session's capabilities, not the caller's: the session stamps its own."""
         try:
-            result: types.CallToolResult = await self._request(
-                lambda c: c.call_tool(name, arguments, progress_callback=progress, meta=meta),
-                f"tools/call {name}",
+            result: types.CallToolResult | types.InputRequiredResult = await self._request(
+                tools_call(name, arguments, progress, meta, input_round), f"tools/call {name}"
             )
         except (InputRequiredRoundsExceededError, UnexpectedClaimedResult):
             raise
@@ -208,15 +218,19 @@ class Sandbox(PeerRelay):
         *,
         progress: ProgressFnT | None,
         meta: dict[str, Any] | None,
-    ) -> types.CallToolResult | None:
+        input_round: InputRound | None,
+    ) -> types.CallToolResult | types.InputRequiredResult | None:
         """The call's result, or `None` when only the session can finish it: the server asked
-        for input first (2026-07-28 `input_required`, answered by callbacks and then retried)
-        or refused the call's headers (`HEADER_MISMATCH`, re-listed and resent). That round
-        ran no tool to completion, so sending the call again through the session is safe."""
+        for input first (2026-07-28 `input_required`, answered by callbacks and then retried,
+        unless the caller answers: `input_round`) or refused the call's headers
+        (`HEADER_MISMATCH`, re-listed and resent). That round ran no tool to completion, so
+        sending the call again through the session is safe."""
         if self.broken:
             raise self._gone()
         try:
-            response = await direct.call(stamp, name, arguments, progress=progress, meta=meta)
+            response = await direct.call(
+                stamp, name, arguments, progress=progress, meta=meta, input_round=input_round
+            )
         except (ConnectionEndedError, anyio.ClosedResourceError, OSError) as exc:
             self.broken = True
             raise await self._crashed(f"tools/call {name}") from exc
@@ -226,6 +240,8 @@ class Sandbox(PeerRelay):
                 return None
             raise MCPError.from_error_data(error)
         result = response.get("result")
+        if isinstance(result, dict) and input_required(result) and input_round is not None:
+            return types.InputRequiredResult.model_validate(result, by_name=False)
         if not isinstance(result, dict) or result.get("resultType", "complete") != "complete":
             return None
         return types.CallToolResult.model_validate(result, by_name=False)

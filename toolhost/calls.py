@@ -36,6 +36,7 @@ from switchboard.identity.principal import Principal
 from switchboard.services import Services
 from toolhost.authentication import principal_of, revision_of, usable_tools
 from toolhost.hosted import HostedVersion, load_hosted
+from toolhost.input_rounds import InputRounds, binding
 from toolhost.naming import Naming
 from toolhost.peer import CallerPeer
 from toolhost.ratelimit import CallLimits
@@ -52,7 +53,7 @@ RATE_LIMITED = -32029
 
 @dataclass(frozen=True)
 class Outcome:
-    result: types.CallToolResult
+    result: types.CallToolResult | types.InputRequiredResult
     outcome: str
     error_class: str | None = None
 
@@ -82,6 +83,7 @@ class CallPath:
         self.limits = CallLimits(settings.rate_limit_per_caller, settings.rate_limit_per_tool)
         self.max_result_bytes = settings.max_result_bytes
         self.checks = SchemaChecks()
+        self.rounds = InputRounds(services.secrets)
         self._hosted: dict[int, HostedVersion] = {}
         self._revision = -1
         self.log_levels: dict[LeaseOwner, str] = {}
@@ -105,7 +107,7 @@ class CallPath:
 
     async def __call__(
         self, ctx: ServerRequestContext[Services], params: types.CallToolRequestParams
-    ) -> types.CallToolResult:
+    ) -> types.CallToolResult | types.InputRequiredResult:
         request = ctx.request
         if request is None:
             raise MCPError(types.INTERNAL_ERROR, "the toolhost serves HTTP requests only")
@@ -126,9 +128,7 @@ class CallPath:
             client=principal.client_id,
         ) as observation:
             try:
-                done = await self._run(
-                    ctx, principal, hosted, own_name, tool, arguments, observation
-                )
+                done = await self._run(ctx, principal, hosted, own_name, tool, params, observation)
             except MCPError as exc:
                 observation.outcome("rejected", type(exc).__name__)
                 await self._audit(principal, hosted, own_name, arguments, started, exc)
@@ -199,9 +199,10 @@ class CallPath:
         hosted: HostedVersion,
         own_name: str,
         tool: IndexedTool,
-        arguments: dict[str, Any],
+        params: types.CallToolRequestParams,
         observation: CallObservation,
     ) -> Outcome:
+        arguments = dict(params.arguments or {})
         try:
             problem = self.checks.problem(tool.wire.get("inputSchema"), arguments)
         except UnusableSchemaError as exc:
@@ -217,6 +218,8 @@ class CallPath:
                 f"Rate limit exceeded for {tool.name}; retry after {wait} s",
                 {"retryAfter": wait},
             )
+        bound_to = binding(principal, f"tools/call {tool.name}", hosted.version_id)
+        input_round = self.rounds.of(ctx, params, bound_to)
         progress = _progress_forwarder(ctx)
         try:
             async with self.router.lease(hosted, lease_owner(ctx)) as (sandbox, started):
@@ -228,9 +231,12 @@ class CallPath:
                         timeout=hosted.call_timeout,
                         progress=progress,
                         meta=self._log_opt_in(ctx),
+                        input_round=input_round,
                     )
         except SandboxError as exc:
             return Outcome(error_result(str(exc).split("\n---", 1)[0]), "error", type(exc).__name__)
+        if isinstance(result, types.InputRequiredResult):
+            return Outcome(self.rounds.asked(result, bound_to), "input_required")
         return self._checked(tool, as_own(result))
 
     def _log_opt_in(self, ctx: ServerRequestContext[Services]) -> dict[str, Any] | None:

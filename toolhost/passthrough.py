@@ -17,15 +17,18 @@ from typing import Any, TypeVar
 
 import anyio
 import mcp_types as types
+from mcp import Client
 from mcp.server.context import ServerRequestContext
 from mcp.shared.exceptions import MCPError
 from pydantic import ValidationError
 
 from sandboxes.errors import SandboxError
+from sandboxes.input_round import InputRound
 from switchboard.services import Services
 from toolhost.authentication import principal_of, revision_of, usable_tools
 from toolhost.calls import CallPath, arguments_digest, lease_owner
 from toolhost.hosted import HostedVersion
+from toolhost.input_rounds import binding
 from toolhost.naming import Naming
 from toolhost.peer import CallerPeer
 from toolhost.relayed import as_own
@@ -34,6 +37,7 @@ from toolhost.toolserver import ToolServer
 
 Context = ServerRequestContext[Services]
 T = TypeVar("T", bound=types.Result)
+R = TypeVar("R")
 REQUEST_TIMEOUT = 30.0
 logger = logging.getLogger(__name__)
 
@@ -63,6 +67,23 @@ class PassThrough:
                 return as_own(result)
         except SandboxError as exc:
             raise MCPError(types.INTERNAL_ERROR, str(exc).split("\n---", 1)[0]) from exc
+
+    async def _ask_in_rounds(
+        self,
+        ctx: Context,
+        hosted: HostedVersion,
+        what: str,
+        params: types.InputResponseRequestParams,
+        call: Callable[[Any, InputRound | None], Awaitable[T | types.InputRequiredResult]],
+    ) -> T | types.InputRequiredResult:
+        """`_ask` for a request a server may answer with questions (`toolhost.input_rounds`)."""
+        rounds = self._calls.rounds
+        bound_to = binding(principal_of(_scope(ctx)), what, hosted.version_id)
+        input_round = rounds.of(ctx, params, bound_to)
+        result = await self._ask(ctx, hosted, what, lambda c: call(c, input_round))
+        if isinstance(result, types.InputRequiredResult):
+            return rounds.asked(result, bound_to)
+        return result
 
     async def _each(
         self, ctx: Context, what: str, capability: str, call: Callable[[Any], Awaitable[T]]
@@ -120,16 +141,27 @@ class PassThrough:
 
     async def read_resource(
         self, ctx: Context, params: types.ReadResourceRequestParams
-    ) -> types.ReadResourceResult:
+    ) -> types.ReadResourceResult | types.InputRequiredResult:
         uri = str(params.uri)
         hosted = await self._owner_of(ctx, uri)
+
+        def read(
+            client: Client, input_round: InputRound | None
+        ) -> Awaitable[types.ReadResourceResult | types.InputRequiredResult]:
+            if input_round is None:
+                return client.read_resource(uri, cache_mode="bypass")
+            return client.session.read_resource(
+                uri,
+                input_responses=input_round.input_responses,
+                request_state=input_round.request_state,
+                allow_input_required=True,
+            )
+
         return await self._audited(
             ctx,
             hosted,
             ("resource.read", f"{hosted.slug}:{uri}", {"uri": uri}),
-            self._ask(
-                ctx, hosted, "resources/read", lambda c: c.read_resource(uri, cache_mode="bypass")
-            ),
+            self._ask_in_rounds(ctx, hosted, f"resources/read {uri}", params, read),
         )
 
     async def _audited(
@@ -137,8 +169,8 @@ class PassThrough:
         ctx: Context,
         hosted: HostedVersion,
         what: tuple[str, str, dict[str, Any]],
-        answer: Awaitable[T],
-    ) -> T:
+        answer: Awaitable[R],
+    ) -> R:
         """`answer`, once its record (`what`: action, target and detail, completed with the
         caller, the outcome and the duration) is durably in the audit log."""
         action, target, what_detail = what
@@ -146,7 +178,10 @@ class PassThrough:
         started = time.perf_counter()
         outcome, error_class = "ok", None
         try:
-            return await answer
+            result = await answer
+            if isinstance(result, types.InputRequiredResult):
+                outcome = "input_required"
+            return result
         except MCPError as exc:
             outcome, error_class = "error", f"jsonrpc:{exc.error.code}"
             raise
@@ -233,7 +268,7 @@ class PassThrough:
 
     async def get_prompt(
         self, ctx: Context, params: types.GetPromptRequestParams
-    ) -> types.GetPromptResult:
+    ) -> types.GetPromptResult | types.InputRequiredResult:
         hosted, own = await self._prompt(ctx, params.name)
         arguments = params.arguments
         detail: dict[str, Any] = {
@@ -242,11 +277,25 @@ class PassThrough:
         }
         if hosted.audit_arguments:
             detail["arguments"] = arguments
+
+        def asking(
+            client: Client, input_round: InputRound | None
+        ) -> Awaitable[types.GetPromptResult | types.InputRequiredResult]:
+            if input_round is None:
+                return client.get_prompt(own, arguments)
+            return client.session.get_prompt(
+                own,
+                arguments,
+                input_responses=input_round.input_responses,
+                request_state=input_round.request_state,
+                allow_input_required=True,
+            )
+
         return await self._audited(
             ctx,
             hosted,
             ("prompt.get", f"{hosted.slug}.{own}", detail),
-            self._ask(ctx, hosted, f"prompts/get {own}", lambda c: c.get_prompt(own, arguments)),
+            self._ask_in_rounds(ctx, hosted, f"prompts/get {own}", params, asking),
         )
 
     async def _prompt(self, ctx: Context, name: str) -> tuple[HostedVersion, str]:

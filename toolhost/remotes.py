@@ -34,6 +34,7 @@ from sandboxes.errors import (
     SandboxTimeoutError,
     refused_output,
 )
+from sandboxes.input_round import InputRound, tools_call
 from sandboxes.launch import LaunchError
 from sandboxes.relay import PeerRelay, in_order
 from sandboxes.runtime import Launch
@@ -195,13 +196,14 @@ class RemoteServer(PeerRelay):
         timeout: float,  # noqa: ASYNC109 (the call is abandoned past it)
         progress: ProgressFnT | None = None,
         meta: dict[str, Any] | None = None,
-    ) -> types.CallToolResult:
+        input_round: InputRound | None = None,
+    ) -> types.CallToolResult | types.InputRequiredResult:
         """The SDK checks the result against the tool's `outputSchema` itself, raising a bare
         `RuntimeError` when it does not fit (its named subclasses are about other things):
         the remote's fault, so an error result, as Switchboard's own check makes it."""
         try:
-            result: types.CallToolResult = await self.request(
-                lambda c: c.call_tool(name, arguments, progress_callback=progress, meta=meta),
+            result: types.CallToolResult | types.InputRequiredResult = await self.request(
+                tools_call(name, arguments, progress, meta, input_round),
                 f"tool {name!r}",
                 timeout=timeout,
             )

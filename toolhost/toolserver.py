@@ -10,6 +10,7 @@ import mcp_types as types
 from mcp import Client
 from mcp.shared.dispatcher import ProgressFnT
 
+from sandboxes.input_round import InputRound
 from sandboxes.relay import ClientPeer
 
 
@@ -38,7 +39,9 @@ class ToolServer(Protocol):
         timeout: float,  # noqa: ASYNC109 (past it the call is abandoned)
         progress: ProgressFnT | None = None,
         meta: dict[str, Any] | None = None,
-    ) -> types.CallToolResult: ...
+        input_round: InputRound | None = None,
+    ) -> types.CallToolResult | types.InputRequiredResult:
+        """An `InputRequiredResult` comes back only for a call with an `input_round`."""
 
     async def request(self, call: Any, what: str, *, timeout: float) -> Any: ...  # noqa: ASYNC109
 

@@ -29,37 +29,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("gateway")]  # module 
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "conformance_server"
 
-MULTI_ROUND = (
-    "on 2026-07-28 a server needing the client mid-call answers InputRequiredResult with a "
-    "requestState; the toolhost relays server-to-client requests on the caller's stream (the "
-    "2025 way) but does not yet pass InputRequiredResult and the retry's inputResponses and "
-    "requestState through to the sandbox"
-)
 EXPECTED_FAILURES: dict[SuiteVersion, dict[str, str]] = {
     "0.1.16": {},
-    "0.2": {
-        **{k: v for k, v in NOT_APPLICABLE.items() if k != "tasks-required-task-error"},
-        **{
-            f"input-required-result-{name}": MULTI_ROUND
-            for name in (
-                "basic-elicitation",
-                "basic-list-roots",
-                "basic-sampling",
-                "capability-check",
-                "multi-round",
-                "multiple-input-requests",
-                "non-tool-request",
-                "request-state",
-                "result-type",
-                "tampered-state",
-            )
-        },
-        "server-stateless": (
-            "a tool needing a client capability the 2026-07-28 caller did not declare must fail "
-            "the call with -32021 and HTTP 400; the sandbox's server sees Switchboard as its "
-            "client, and the toolhost does not yet turn the missing capability into that error"
-        ),
-    },
+    "0.2": {k: v for k, v in NOT_APPLICABLE.items() if k != "tasks-required-task-error"},
 }
 """Scenario -> why Switchboard fronting the fixture fails it, per suite. Only the tasks
 extension's 'required task' error passes: the gateway forwards the fixture's error as it is."""
