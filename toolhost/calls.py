@@ -128,7 +128,9 @@ class CallPath:
             client=principal.client_id,
         ) as observation:
             try:
-                done = await self._run(ctx, principal, hosted, own_name, tool, params, observation)
+                done = await self._run(
+                    ctx, principal, hosted, own_name, tool, params, arguments, observation
+                )
             except MCPError as exc:
                 observation.outcome("rejected", type(exc).__name__)
                 await self._audit(principal, hosted, own_name, arguments, started, exc)
@@ -200,9 +202,9 @@ class CallPath:
         own_name: str,
         tool: IndexedTool,
         params: types.CallToolRequestParams,
+        arguments: dict[str, Any],
         observation: CallObservation,
     ) -> Outcome:
-        arguments = dict(params.arguments or {})
         try:
             problem = self.checks.problem(tool.wire.get("inputSchema"), arguments)
         except UnusableSchemaError as exc:
