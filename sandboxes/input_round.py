@@ -28,6 +28,15 @@ class InputRound:
     capabilities: dict[str, Any] | None = None
     """The caller's `clientCapabilities`; `None` keeps the session's."""
 
+    def retry(self) -> dict[str, Any]:
+        """The keyword arguments that send the round through an `mcp` client session and hand
+        back an `InputRequiredResult` (`ClientSession.call_tool`, `get_prompt`, `read_resource`)."""
+        return {
+            "input_responses": self.input_responses,
+            "request_state": self.request_state,
+            "allow_input_required": True,
+        }
+
     def params(self) -> dict[str, Any]:
         """The retry's fields, as they go on the wire."""
         fields: dict[str, Any] = {}
@@ -61,13 +70,7 @@ def tools_call(
         if input_round is None:
             return client.call_tool(name, arguments, progress_callback=progress, meta=request_meta)
         return client.session.call_tool(
-            name,
-            arguments,
-            progress_callback=progress,
-            meta=request_meta,
-            input_responses=input_round.input_responses,
-            request_state=input_round.request_state,
-            allow_input_required=True,
+            name, arguments, progress_callback=progress, meta=request_meta, **input_round.retry()
         )
 
     return call

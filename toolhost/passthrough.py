@@ -150,12 +150,7 @@ class PassThrough:
         ) -> Awaitable[types.ReadResourceResult | types.InputRequiredResult]:
             if input_round is None:
                 return client.read_resource(uri, cache_mode="bypass")
-            return client.session.read_resource(
-                uri,
-                input_responses=input_round.input_responses,
-                request_state=input_round.request_state,
-                allow_input_required=True,
-            )
+            return client.session.read_resource(uri, **input_round.retry())
 
         return await self._audited(
             ctx,
@@ -283,13 +278,7 @@ class PassThrough:
         ) -> Awaitable[types.GetPromptResult | types.InputRequiredResult]:
             if input_round is None:
                 return client.get_prompt(own, arguments)
-            return client.session.get_prompt(
-                own,
-                arguments,
-                input_responses=input_round.input_responses,
-                request_state=input_round.request_state,
-                allow_input_required=True,
-            )
+            return client.session.get_prompt(own, arguments, **input_round.retry())
 
         return await self._audited(
             ctx,
