@@ -1,4 +1,5 @@
-"""`tools/call` written straight onto a server's stdin and matched by id on the way back.
+"""`tools/call` (and the tasks extension's requests) written straight onto a server's stdin and
+matched by id on the way back.
 
 Every tool call in Switchboard crosses this hop, and through a full `mcp` client session it
 cost more than the rest of the call path: the request model dumped twice, the response
@@ -61,18 +62,31 @@ class DirectCalls:
         meta: dict[str, Any] | None = None,
         input_round: InputRound | None = None,
     ) -> dict[str, Any]:
-        """The JSON-RPC response object (`result` or `error`). A call cancelled before its
+        """The JSON-RPC response object (`result` or `error`) of a `tools/call`."""
+        params: dict[str, Any] = {"name": name, "arguments": arguments}
+        if meta:
+            params["_meta"] = dict(meta)
+        return await self.request(
+            stamp, "tools/call", params, progress=progress, input_round=input_round
+        )
+
+    async def request(
+        self,
+        stamp: Stamp,
+        method: str,
+        params: dict[str, Any],
+        *,
+        progress: ProgressFnT | None = None,
+        input_round: InputRound | None = None,
+    ) -> dict[str, Any]:
+        """The JSON-RPC response object (`result` or `error`). A request cancelled before its
         answer tells the server so (`notifications/cancelled`), as an `mcp` client would."""
         if self._ended:
             raise ConnectionEndedError("the server's output has ended")
         request_id = f"switchboard-{next(self._ids)}"
-        params: dict[str, Any] = {"name": name, "arguments": arguments}
-        request_meta = dict(meta or {})
         if progress is not None:
-            request_meta["progressToken"] = request_id
-        if request_meta:
-            params["_meta"] = request_meta
-        request = {"jsonrpc": "2.0", "id": request_id, "method": "tools/call", "params": params}
+            params["_meta"] = {**params.get("_meta", {}), "progressToken": request_id}
+        request = {"jsonrpc": "2.0", "id": request_id, "method": method, "params": params}
         stamp(request)
         if input_round is not None:
             _answering(params, input_round)
@@ -85,7 +99,7 @@ class DirectCalls:
             if not pending.answered.is_set() and not self._ended:
                 await self._cancelled(stamp, request_id)
         if pending.response is None:
-            raise ConnectionEndedError("the server's output ended during the call")
+            raise ConnectionEndedError("the server's output ended during the request")
         return pending.response
 
     async def take(self, message: dict[str, Any]) -> bool:

@@ -30,6 +30,7 @@ from sandboxes.relay import PeerRelay
 from sandboxes.removal import remove_container
 from sandboxes.stdio import AttachedLog, AttachedStdio, BoundedLog, StdioSocket, socket_transport
 from sandboxes.stdio_listener import SocketDirectory, StdioListener
+from sandboxes.tasks import CreatedTask
 
 CANCEL_GRACE = 2.0
 """Seconds a server has, after one of its calls is cancelled, to answer a `ping`."""
@@ -129,12 +130,13 @@ class Sandbox(PeerRelay):
         progress: ProgressFnT | None = None,
         meta: dict[str, Any] | None = None,
         input_round: InputRound | None = None,
-    ) -> types.CallToolResult | types.InputRequiredResult:
+    ) -> types.CallToolResult | types.InputRequiredResult | CreatedTask:
         """Run one tool call; past `timeout` the call is abandoned and the sandbox marked broken.
 
         `progress` receives the server's progress notifications for this call; `meta` goes
         with the request (e.g. the log level the caller opted in to). With `input_round`, the
-        caller answers the server's questions (`sandboxes.input_round`).
+        caller answers the server's questions (`sandboxes.input_round`), and a caller that
+        declared the tasks extension may get a task (`sandboxes.tasks`).
         """
         try:
             with anyio.move_on_after(timeout):
@@ -219,7 +221,7 @@ class Sandbox(PeerRelay):
         progress: ProgressFnT | None,
         meta: dict[str, Any] | None,
         input_round: InputRound | None,
-    ) -> types.CallToolResult | types.InputRequiredResult | None:
+    ) -> types.CallToolResult | types.InputRequiredResult | CreatedTask | None:
         """The call's result, or `None` when only the session can finish it: the server asked
         for input first (2026-07-28 `input_required`, answered by callbacks and then retried,
         unless the caller answers: `input_round`) or refused the call's headers
@@ -240,11 +242,46 @@ class Sandbox(PeerRelay):
                 return None
             raise MCPError.from_error_data(error)
         result = response.get("result")
-        if isinstance(result, dict) and input_required(result) and input_round is not None:
-            return types.InputRequiredResult.model_validate(result, by_name=False)
+        if isinstance(result, dict) and input_round is not None:
+            if input_required(result):
+                return types.InputRequiredResult.model_validate(result, by_name=False)
+            if result.get("resultType") == "task":
+                return CreatedTask.model_validate(result, by_name=False)
         if not isinstance(result, dict) or result.get("resultType", "complete") != "complete":
             return None
         return types.CallToolResult.model_validate(result, by_name=False)
+
+    async def task_request(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        capabilities: dict[str, Any] | None,
+        timeout: float,  # noqa: ASYNC109  (past it the server is stuck: it is replaced)
+    ) -> dict[str, Any]:
+        """A tasks-extension request (`tasks/get`, ...) about a task this server created: its
+        JSON-RPC result, or the server's error as `MCPError`. It declares `capabilities`, those
+        of the caller whose call created the task, as that call did."""
+        stamp = self._stamp()
+        if stamp is None or self._direct is None or self.broken:
+            raise self._gone()
+        with anyio.move_on_after(timeout):
+            try:
+                response = await self._direct.request(
+                    stamp, method, params, input_round=InputRound(capabilities=capabilities)
+                )
+            except (ConnectionEndedError, anyio.ClosedResourceError, OSError) as exc:
+                self.broken = True
+                raise await self._crashed(method) from exc
+            error = error_of(response)
+            if error is not None:
+                raise MCPError.from_error_data(error)
+            result = response.get("result")
+            if not isinstance(result, dict):
+                raise MCPError(types.INTERNAL_ERROR, f"{self.spec.name}: {method} has no result")
+            return result
+        self.broken = True
+        raise SandboxTimeoutError(f"{self.spec.name}: {method} did not answer within {timeout:g} s")
 
     def _stamp(self) -> Stamp | None:
         """The session's own per-request stamp for its negotiated era, so a direct call looks on

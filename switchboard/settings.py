@@ -166,6 +166,13 @@ class Settings(BaseSettings):
         "flight and no open GET stream this long is ended, with its sandboxes; its "
         "`Mcp-Session-Id` then gets 404 and the client opens a new session.",
     )
+    task_ttl_seconds: float = Field(
+        default=3600,
+        gt=0,
+        description="Longest a task (the MCP tasks extension) stays reachable: a task's "
+        "`ttlMs` is its server's, at most this, and the sandbox running it is kept that long "
+        "even when idle.",
+    )
     egress_private_allow: Annotated[tuple[str, ...], NoDecode] = Field(
         default=(),
         description="Comma-separated `host` or `host:port` entries that sandboxes may reach "

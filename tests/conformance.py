@@ -6,8 +6,7 @@
 Each scenario writes its checks to `checks.json` under the output directory; a scenario passes
 when none of its checks is a FAILURE (warnings, e.g. an unsent SHOULD, are kept but do not fail
 it). A scenario that crashed leaves no `checks.json`; the suite's summary still names it, and the
-reason quotes what it printed. `NOT_APPLICABLE` lists the scenarios Switchboard fronting the
-conformance fixture is not expected to pass, with why.
+reason quotes what it printed.
 """
 
 from __future__ import annotations
@@ -25,25 +24,6 @@ SuiteVersion = Literal["0.1.16", "0.2"]
 SUITE_VERSIONS: tuple[SuiteVersion, ...] = ("0.1.16", "0.2")
 SUITE_SECONDS = 900.0
 SCENARIO_SECONDS = 120.0
-
-TASKS_EXTENSION = (
-    "the tasks extension (SEP-2663) is stateful: a gateway must advertise it and route tasks/get, "
-    "tasks/update and tasks/cancel to the one sandbox instance that holds the task, and "
-    "Switchboard's /mcp does not serve the extension"
-)
-NOT_APPLICABLE: Mapping[str, str] = {
-    "tasks-lifecycle": TASKS_EXTENSION,
-    "tasks-capability-negotiation": TASKS_EXTENSION,
-    "tasks-wire-fields": TASKS_EXTENSION,
-    "tasks-request-state-removal": TASKS_EXTENSION,
-    "tasks-mrtr-input": TASKS_EXTENSION,
-    "tasks-request-headers": TASKS_EXTENSION,
-    "tasks-dispatch-and-envelope": TASKS_EXTENSION,
-    "tasks-required-task-error": TASKS_EXTENSION,
-    "tasks-mrtr-composition": TASKS_EXTENSION,
-}
-"""Scenarios of the 0.2 suite Switchboard fronting the fixture is not expected to pass, and why.
-The fixture itself passes them (tests/integration/conformance/test_fixture_direct.py)."""
 
 _RESULT_DIR = re.compile(r"^server-(?P<scenario>.+)-\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-\d{3}Z$")
 _SUMMARY_LINE = re.compile(r"^[✓✗] (?P<scenario>\S+): \d+ passed, \d+ failed$", re.MULTILINE)

@@ -30,6 +30,7 @@ from sqlmodel import col, select
 from registry.models import ReviewStatus, Server, ServerVersion
 from registry.visibility import IndexedTool, standing
 from sandboxes.errors import SandboxError
+from sandboxes.tasks import CreatedTask
 from switchboard.audit.log import Event
 from switchboard.audit.writer import AuditUnavailableError, AuditWriter
 from switchboard.identity.principal import Principal
@@ -42,7 +43,9 @@ from toolhost.peer import CallerPeer
 from toolhost.ratelimit import CallLimits
 from toolhost.relayed import as_own
 from toolhost.routing import LeaseOwner, SandboxRouter, quarantine_message
+from toolhost.task_handles import Handle, TaskHandles
 from toolhost.telemetry import CallObservation, Telemetry
+from toolhost.toolserver import ToolServer
 from toolhost.validation import SchemaChecks, UnusableSchemaError
 
 logger = logging.getLogger(__name__)
@@ -51,11 +54,16 @@ RATE_LIMITED = -32029
 """A server-defined JSON-RPC error code (the -32000 to -32099 range) for "slow down"."""
 
 
+ToolsCallResult = types.CallToolResult | types.InputRequiredResult | CreatedTask
+
+
 @dataclass(frozen=True)
 class Outcome:
-    result: types.CallToolResult | types.InputRequiredResult
+    result: ToolsCallResult
     outcome: str
     error_class: str | None = None
+    task: str | None = None
+    """The server's id of the task the call created."""
 
 
 def error_result(message: str) -> types.CallToolResult:
@@ -84,6 +92,7 @@ class CallPath:
         self.max_result_bytes = settings.max_result_bytes
         self.checks = SchemaChecks()
         self.rounds = InputRounds(services.secrets)
+        self.tasks = TaskHandles(services.secrets, settings.task_ttl_seconds)
         self._hosted: dict[int, HostedVersion] = {}
         self._revision = -1
         self.log_levels: dict[LeaseOwner, str] = {}
@@ -107,7 +116,7 @@ class CallPath:
 
     async def __call__(
         self, ctx: ServerRequestContext[Services], params: types.CallToolRequestParams
-    ) -> types.CallToolResult | types.InputRequiredResult:
+    ) -> ToolsCallResult:
         request = ctx.request
         if request is None:
             raise MCPError(types.INTERNAL_ERROR, "the toolhost serves HTTP requests only")
@@ -223,8 +232,9 @@ class CallPath:
         bound_to = binding(principal, f"tools/call {tool.name}", hosted.version_id)
         input_round = self.rounds.of(ctx, params, bound_to)
         progress = _progress_forwarder(ctx)
+        owner = lease_owner(ctx)
         try:
-            async with self.router.lease(hosted, lease_owner(ctx)) as (sandbox, started):
+            async with self.router.lease(hosted, owner) as (sandbox, started):
                 observation.sandbox(started=started)
                 with sandbox.attached(CallerPeer(ctx)):
                     result = await sandbox.call_tool(
@@ -235,11 +245,38 @@ class CallPath:
                         meta=self._log_opt_in(ctx),
                         input_round=input_round,
                     )
+                if isinstance(result, CreatedTask):
+                    return self._task(principal, owner, hosted, tool, sandbox, result)
         except SandboxError as exc:
             return Outcome(error_result(str(exc).split("\n---", 1)[0]), "error", type(exc).__name__)
         if isinstance(result, types.InputRequiredResult):
             return Outcome(self.rounds.asked(result, bound_to), "input_required")
-        return self._checked(tool, as_own(result))
+        return self.checked(tool, as_own(result))
+
+    def _task(
+        self,
+        principal: Principal,
+        owner: LeaseOwner,
+        hosted: HostedVersion,
+        tool: IndexedTool,
+        sandbox: ToolServer,
+        task: CreatedTask,
+    ) -> Outcome:
+        """The caller's `CreateTaskResult`: the server's, under a handle sealed to the caller,
+        with the lease running the task kept for as long as the task may be reached."""
+        ttl_ms = self.tasks.ttl_ms(task)
+        handle = Handle(
+            version_id=hosted.version_id,
+            tool=tool.name,
+            session=owner.session,
+            lease=self.router.keep(hosted, owner, sandbox, ttl_ms / 1000),
+            task_id=task.task_id,
+            created_at=task.created_at,
+            ttl_ms=ttl_ms,
+        )
+        token = self.tasks.hand_out(principal.username, handle)
+        created = as_own(task.model_copy(update={"task_id": token, "ttl_ms": ttl_ms}))
+        return Outcome(created, "task", task=task.task_id)
 
     def _log_opt_in(self, ctx: ServerRequestContext[Services]) -> dict[str, Any] | None:
         """The caller's log level, as the `_meta` opt-in a 2026-07-28 server reads."""
@@ -248,7 +285,9 @@ class CallPath:
         )
         return {types.LOG_LEVEL_META_KEY: level} if level else None
 
-    def _checked(self, tool: IndexedTool, result: types.CallToolResult) -> Outcome:
+    def checked(self, tool: IndexedTool, result: types.CallToolResult) -> Outcome:
+        """`result` as the caller may have it: its structured content fits the tool's output
+        schema and it is no larger than SWITCHBOARD_MAX_RESULT_BYTES, else an error result."""
         schema = tool.wire.get("outputSchema")
         if schema and not result.is_error:
             if result.structured_content is None:
@@ -298,6 +337,8 @@ class CallPath:
             outcome, error_class = done.outcome, done.error_class
         if error_class is not None:
             detail["error_class"] = error_class
+        if isinstance(done, Outcome) and done.task is not None:
+            detail["task"] = done.task
         await self.record(
             principal,
             hosted,

@@ -41,6 +41,7 @@ from toolhost.replay import RecentEvents, TagSessions
 from toolhost.routing import LeaseOwner, SandboxRouter, ToolUnavailableError
 from toolhost.server import build_server
 from toolhost.sessions import OpenSessions, SessionManager
+from toolhost.tasks import TaskRequests
 from toolhost.telemetry import Telemetry
 
 SYSTEM_ACTOR = "switchboard"
@@ -78,7 +79,9 @@ class Toolhost:
                 settings.sse_replay_events, settings.sse_replay_seconds, settings.sse_replay_bytes
             )
         self.manager = SessionManager(
-            build_server(services, self.calls, self.notifier, self.passthrough),
+            build_server(
+                services, self.calls, self.notifier, self.passthrough, TaskRequests(self.calls)
+            ),
             self._session_ended,
             event_store=events,
             security_settings=CHECKED_BEFORE,

@@ -213,6 +213,18 @@ class RemoteServer(PeerRelay):
             raise refused_output(self.name, name, exc) from exc
         return result
 
+    async def task_request(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        capabilities: dict[str, Any] | None,
+        timeout: float,  # noqa: ASYNC109
+    ) -> dict[str, Any]:
+        """A remote never runs a task for a caller: its client declares Switchboard's own
+        capabilities, which leave the tasks extension out, so no task id can name one."""
+        raise MCPError(types.INVALID_PARAMS, f"{self.name} runs no tasks through Switchboard")
+
     async def request(self, call: Any, what: str, *, timeout: float) -> Any:  # noqa: ASYNC109
         """Any request to the remote, e.g. `lambda c: c.list_prompts()`; past `timeout` it is
         cancelled (the connection stays: a slow answer does not make it unusable)."""

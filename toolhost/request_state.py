@@ -9,16 +9,14 @@ is refused as a server would refuse it (-32602) and never reaches the server.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
 import time
 from collections.abc import Callable
 
 import mcp_types as types
 from mcp.shared.exceptions import MCPError
 
-from registry.secretbox import SecretBox, SecretKeyError
+from registry.secretbox import SecretBox
+from toolhost.sealed import Seals
 
 LIFETIME_SECONDS = 900
 """How long a caller has to answer a round: long enough for a person to fill in a form."""
@@ -36,32 +34,16 @@ def invalid_state() -> MCPError:
 
 class RequestStates:
     def __init__(self, box: SecretBox, clock: Callable[[], float] = time.time) -> None:
-        self._box = box
-        self._clock = clock
+        self._seals = Seals(box, "mcp-request-state", PREFIX, clock)
 
     def seal(self, binding: str, state: str) -> str:
         """`binding` names who may echo the state, and for what (caller, target, version)."""
-        payload = json.dumps({"state": state, "expires": self._clock() + LIFETIME_SECONDS})
-        sealed = self._box.seal(_context(binding), payload)
-        return PREFIX + base64.urlsafe_b64encode(sealed).decode().rstrip("=")
+        return self._seals.seal(binding, {"state": state}, LIFETIME_SECONDS)
 
     def open(self, binding: str, token: str) -> str:
         """The server's own state inside `token`, if `binding` matches and it has not expired."""
-        if not token.startswith(PREFIX):
-            raise invalid_state()
-        encoded = token.removeprefix(PREFIX)
-        try:
-            sealed = base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4))
-            payload = json.loads(self._box.open(_context(binding), sealed))
-        except (binascii.Error, ValueError, SecretKeyError):
-            raise invalid_state() from None
-        state, expires = payload.get("state"), payload.get("expires")
-        if not isinstance(state, str) or not isinstance(expires, float | int):
-            raise invalid_state()
-        if expires < self._clock():
+        payload = self._seals.open(binding, token)
+        state = None if payload is None else payload.get("state")
+        if not isinstance(state, str):
             raise invalid_state()
         return state
-
-
-def _context(binding: str) -> str:
-    return f"mcp-request-state\n{binding}"

@@ -15,7 +15,9 @@ what the reviewer approved, or the version is quarantined and no call reaches it
 
 from __future__ import annotations
 
+import itertools
 import logging
+import secrets
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -65,8 +67,16 @@ class LeaseOwner:
 @dataclass(eq=False)
 class Lease:
     sandbox: ToolServer
+    serial: str
+    """Names this lease, and so its sandbox, among every lease this process ever held."""
     last_used: float = field(default_factory=time.monotonic)
     active: int = 0
+    kept_until: float = 0.0
+    """Not idle before then: a task the sandbox runs must stay reachable for its lifetime."""
+
+
+class TaskLostError(ToolUnavailableError):
+    """The sandbox that ran a task is gone, and the task with it."""
 
 
 class SandboxRouter:
@@ -94,6 +104,8 @@ class SandboxRouter:
         self._leases: dict[tuple[int, LeaseOwner], Lease] = {}
         self._locks: dict[tuple[int, LeaseOwner], anyio.Lock] = {}
         self._spec_locks: dict[int, anyio.Lock] = {}
+        self._serials = itertools.count(1)
+        self._boot = secrets.token_hex(4)
         self.quarantined: set[int] = set()
 
     @asynccontextmanager
@@ -137,12 +149,47 @@ class SandboxRouter:
                 if lease is None or lease.sandbox.broken:
                     if lease is not None:
                         await self._drop(key, lease)
-                    lease = Lease(await self._start_for(owner.caller, hosted))
+                    sandbox = await self._start_for(owner.caller, hosted)
+                    lease = Lease(sandbox, f"{self._boot}-{next(self._serials)}")
                     self._leases[key] = lease
                     started = True
         lease.active += 1
         try:
             yield lease.sandbox, started
+        finally:
+            lease.active -= 1
+            lease.last_used = time.monotonic()
+            if lease.sandbox.broken and self._leases.get(key) is lease:
+                await self._drop(key, lease)
+
+    def keep(
+        self, hosted: HostedVersion, owner: LeaseOwner, sandbox: ToolServer, for_s: float
+    ) -> str:
+        """Keep `owner`'s lease of `sandbox` (which just created a task) at least `for_s`
+        seconds, and name it for `holding`."""
+        lease = self._leases.get((hosted.version_id, owner))
+        if lease is None or lease.sandbox is not sandbox:
+            raise TaskLostError(f"{hosted.label}: the server stopped as it created the task")
+        lease.kept_until = max(lease.kept_until, time.monotonic() + for_s)
+        return lease.serial
+
+    def started_here(self, serial: str) -> bool:
+        """Whether the lease `serial` names was started by this router (not before a restart,
+        nor by another replica)."""
+        return serial.startswith(f"{self._boot}-")
+
+    @asynccontextmanager
+    async def holding(
+        self, hosted: HostedVersion, owner: LeaseOwner, serial: str
+    ) -> AsyncIterator[ToolServer]:
+        """The sandbox of `owner`'s lease `serial`, if it still runs; never a new one."""
+        key = (hosted.version_id, owner)
+        lease = self._leases.get(key)
+        if lease is None or lease.serial != serial or lease.sandbox.broken:
+            raise TaskLostError(f"{hosted.label}: the server running the task has stopped")
+        lease.active += 1
+        try:
+            yield lease.sandbox
         finally:
             lease.active -= 1
             lease.last_used = time.monotonic()
@@ -231,7 +278,11 @@ class SandboxRouter:
             await anyio.sleep(REAP_INTERVAL)
             now = time.monotonic()
             for key, lease in list(self._leases.items()):
-                idle = lease.active == 0 and now - lease.last_used > self._idle_seconds
+                idle = (
+                    lease.active == 0
+                    and now - lease.last_used > self._idle_seconds
+                    and now > lease.kept_until
+                )
                 if idle or (lease.sandbox.broken and lease.active == 0):
                     await self._drop(key, lease)
 

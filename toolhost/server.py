@@ -15,12 +15,14 @@ from mcp.server.lowlevel.server import NotificationOptions, Server
 from mcp.server.models import InitializationOptions
 from starlette.types import Scope
 
+from sandboxes.tasks import TASKS_EXTENSION
 from switchboard.services import Services
 from toolhost.authentication import REQUEST_SCOPE, principal_of, usable_tools
 from toolhost.calls import CallPath, handshake_session
 from toolhost.naming import Naming
 from toolhost.notifications import ListChangedNotifier
 from toolhost.passthrough import PassThrough
+from toolhost.tasks import TaskParams, TaskRequests, TaskUpdateParams
 
 
 def http_scope(ctx: ServerRequestContext[Services]) -> Scope:
@@ -61,7 +63,11 @@ def tool_input_schema(name: str) -> Mapping[str, Any] | None:
 
 
 def build_server(
-    services: Services, calls: CallPath, notifier: ListChangedNotifier, passthrough: PassThrough
+    services: Services,
+    calls: CallPath,
+    notifier: ListChangedNotifier,
+    passthrough: PassThrough,
+    tasks: TaskRequests,
 ) -> Server[Services]:
     @asynccontextmanager
     async def lifespan(_: Server[Services]) -> AsyncIterator[Services]:
@@ -93,7 +99,6 @@ def build_server(
         lifespan=lifespan,
         get_tool_input_schema=tool_input_schema,
         on_list_tools=list_tools,
-        on_call_tool=calls,
         on_subscriptions_listen=notifier.listen,
         on_list_resources=passthrough.list_resources,
         on_list_resource_templates=passthrough.list_resource_templates,
@@ -104,7 +109,12 @@ def build_server(
         on_subscribe_resource=passthrough.subscribe,
         on_unsubscribe_resource=passthrough.unsubscribe,
     )
+    server.add_request_handler("tools/call", types.CallToolRequestParams, calls)
     server.add_request_handler(
         "logging/setLevel", types.SetLevelRequestParams, passthrough.set_logging_level
     )
+    server.add_request_handler("tasks/get", TaskParams, tasks.get)
+    server.add_request_handler("tasks/update", TaskUpdateParams, tasks.update)
+    server.add_request_handler("tasks/cancel", TaskParams, tasks.cancel)
+    server.extensions[TASKS_EXTENSION] = {}
     return server

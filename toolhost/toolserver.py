@@ -12,6 +12,7 @@ from mcp.shared.dispatcher import ProgressFnT
 
 from sandboxes.input_round import InputRound
 from sandboxes.relay import ClientPeer
+from sandboxes.tasks import CreatedTask
 
 
 class ToolServer(Protocol):
@@ -40,8 +41,19 @@ class ToolServer(Protocol):
         progress: ProgressFnT | None = None,
         meta: dict[str, Any] | None = None,
         input_round: InputRound | None = None,
-    ) -> types.CallToolResult | types.InputRequiredResult:
-        """An `InputRequiredResult` comes back only for a call with an `input_round`."""
+    ) -> types.CallToolResult | types.InputRequiredResult | CreatedTask:
+        """An `InputRequiredResult` or a `CreatedTask` comes back only for a call with an
+        `input_round`."""
+
+    async def task_request(
+        self,
+        method: str,
+        params: dict[str, Any],
+        *,
+        capabilities: dict[str, Any] | None,
+        timeout: float,  # noqa: ASYNC109
+    ) -> dict[str, Any]:
+        """A tasks-extension request about a task this server created (`sandboxes.tasks`)."""
 
     async def request(self, call: Any, what: str, *, timeout: float) -> Any: ...  # noqa: ASYNC109
 

@@ -18,7 +18,7 @@ import anyio
 import pytest
 
 from registry.models import Role
-from tests.conformance import NOT_APPLICABLE, Outcome, SuiteVersion, run_server_scenarios
+from tests.conformance import Outcome, SuiteVersion, run_server_scenarios
 from tests.conftest import user_with_token
 from tests.e2e.conftest import free_port
 from tests.e2e.live_server import live_switchboard
@@ -29,12 +29,9 @@ pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("gateway")]  # module 
 
 FIXTURE = Path(__file__).parents[2] / "fixtures" / "conformance_server"
 
-EXPECTED_FAILURES: dict[SuiteVersion, dict[str, str]] = {
-    "0.1.16": {},
-    "0.2": {k: v for k, v in NOT_APPLICABLE.items() if k != "tasks-required-task-error"},
-}
-"""Scenario -> why Switchboard fronting the fixture fails it, per suite. Only the tasks
-extension's 'required task' error passes: the gateway forwards the fixture's error as it is."""
+EXPECTED_FAILURES: dict[SuiteVersion, dict[str, str]] = {"0.1.16": {}, "0.2": {}}
+"""Scenario -> why Switchboard fronting the fixture fails it, per suite: none, the tasks
+extension's included."""
 
 
 @pytest.fixture(scope="module")
