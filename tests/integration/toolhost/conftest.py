@@ -1,5 +1,6 @@
 """A live Switchboard with real sandboxes: the calculator example and the hostile fixture,
-published through the API, discovered in real containers, approved and granted."""
+published through the API, discovered in real containers, approved and granted (and the
+conformance fixture's wheel, for tests that publish it too)."""
 
 from __future__ import annotations
 
@@ -21,7 +22,11 @@ from tests.e2e.live_server import LiveServer, live_switchboard
 from tests.wheels import build_wheels
 
 ROOT = Path(__file__).parents[3]
-PACKAGES = (ROOT / "examples" / "calculator", ROOT / "tests" / "fixtures" / "hostile")
+PACKAGES = (
+    ROOT / "examples" / "calculator",
+    ROOT / "tests" / "fixtures" / "hostile",
+    ROOT / "tests" / "fixtures" / "conformance_server",
+)
 HOSTILE_MANIFEST: dict[str, Any] = {
     "$schema": "https://static.modelcontextprotocol.io/schemas/2025-12-11/server.schema.json",
     "name": "dev.switchboard.tests/hostile",

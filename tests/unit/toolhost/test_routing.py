@@ -13,9 +13,10 @@ from anyio.abc import TaskGroup
 
 from registry.tooldefs import definitions_digest
 from sandboxes.runtime import Launch, SandboxRuntime
+from toolhost import routing
 from toolhost.hosted import HostedVersion
 from toolhost.remotes import RemoteConnector
-from toolhost.routing import LeaseOwner, SandboxRouter, TooManyLeasesError
+from toolhost.routing import LeaseOwner, SandboxRouter, TaskLostError, TooManyLeasesError
 
 
 class StubServer:
@@ -68,7 +69,9 @@ def version(version_id: int) -> HostedVersion:
 
 
 @asynccontextmanager
-async def running_router(per_caller: int) -> AsyncIterator[tuple[SandboxRouter, StubRemotes]]:
+async def running_router(
+    per_caller: int, idle_seconds: float = 600
+) -> AsyncIterator[tuple[SandboxRouter, StubRemotes]]:
     remotes = StubRemotes()
 
     async def no_runtime() -> SandboxRuntime:
@@ -85,7 +88,7 @@ async def running_router(per_caller: int) -> AsyncIterator[tuple[SandboxRouter, 
         launch,
         no_mismatch,
         remotes=cast(RemoteConnector, remotes),
-        idle_seconds=600,
+        idle_seconds=idle_seconds,
         per_caller=per_caller,
     )
     async with router.running():
@@ -131,3 +134,31 @@ async def test_starts_under_way_count_against_the_share() -> None:
             remotes.gate.set()
         assert len(remotes.started) == 1
         assert len(refused) == 1
+
+
+async def test_a_lease_running_a_task_outlives_its_idle_time_and_only_it_is_held(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(routing, "REAP_INTERVAL", 0.02)
+    async with running_router(per_caller=4, idle_seconds=0.05) as (router, remotes):
+        dana = LeaseOwner("dana")
+        async with router.lease(version(1), dana) as (server, _):
+            serial = router.keep(version(1), dana, server, 0.6)
+        await call(router, 2, dana)
+        await anyio.sleep(0.3)
+        assert remotes.started[1].closed, "an idle lease without tasks stops"
+        assert not remotes.started[0].closed, "the task's lease is kept though idle"
+        async with router.holding(version(1), dana, serial) as held:
+            assert held is server
+        for owner, named in ((dana, serial + "0"), (LeaseOwner("eve"), serial)):
+            with pytest.raises(TaskLostError, match="has stopped"):
+                async with router.holding(version(1), owner, named):
+                    pass
+        assert router.started_here(serial)
+        assert not router.started_here("0badc0de-1"), "another process's lease"
+
+        await anyio.sleep(0.8)
+        assert remotes.started[0].closed, "kept only as long as asked"
+        with pytest.raises(TaskLostError):
+            async with router.holding(version(1), dana, serial):
+                pass
