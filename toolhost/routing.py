@@ -4,8 +4,9 @@ A stdio tool server keeps state per client, so two callers never share one: each
 (or, on the stateless protocol, each caller) gets its own sandbox from the version's warm pool,
 keeps it while it is in use, and gives it up after `idle_seconds` without calls or when its
 session ends; a lease whose sandbox runs a task (`toolhost.tasks`) is kept, idle or not, for as
-long as the task may be reached. Concurrent calls on one lease share its single stdio session; JSON-RPC
-multiplexes them. One caller holds at most `per_caller` leases at once, across their sessions.
+long as the task may be reached. Concurrent calls on one lease share its single stdio session;
+JSON-RPC multiplexes them. One caller holds at most `per_caller` leases at once, across their
+sessions.
 
 A version with no package but a remote gets a connection to that remote per lease instead
 (`toolhost.remotes`), with its own credentials, never the caller's.

@@ -32,7 +32,7 @@ from sandboxes.tasks import TASKS_EXTENSION, TERMINAL, DetailedTask, declares_ta
 from switchboard.identity.principal import Principal
 from switchboard.services import Services
 from toolhost.authentication import principal_of, revision_of, usable_tools
-from toolhost.calls import CallPath, arguments_digest, handshake_session
+from toolhost.calls import CallPath, Outcome, arguments_digest, handshake_session
 from toolhost.hosted import HostedVersion
 from toolhost.relayed import as_own
 from toolhost.routing import LeaseOwner
@@ -75,11 +75,12 @@ class TaskRequests:
             task = _lost(request.handle, str(exc))
         else:
             task = _detailed(request, raw)
+        checked = None
         if task.status == "completed" and task.result is not None:
-            outcome = self._calls.checked(request.tool, as_own(task.result))
-            task = task.model_copy(update={"result": outcome.result})
+            checked = self._calls.checked(request.tool, as_own(task.result))
+            task = task.model_copy(update={"result": checked.result})
         if task.status in TERMINAL and self._calls.tasks.ended(request.handle):
-            await self._audit_end(request, task)
+            await self._audit_end(request, task, checked)
         return as_own(
             task.model_copy(update={"task_id": request.token, "ttl_ms": request.handle.ttl_ms})
         )
@@ -130,15 +131,18 @@ class TaskRequests:
             )
         tool = usable_tools(http.scope).get(handle.tool)
         if tool is None or tool.version_id != handle.version_id:
-            raise unknown_task(params.task_id, f"{handle.tool} is no longer yours to use")
+            raise unknown_task(
+                params.task_id, f"{handle.tool} is no longer yours to use, or runs another version"
+            )
         hosted = await self._calls.hosted(handle.version_id, revision_of(http.scope))
         return _Request(principal, hosted, tool, handle, params.task_id, capabilities)
 
     async def _send(self, request: _Request, method: str, fields: dict[str, Any]) -> dict[str, Any]:
-        """`method` about the task, to the sandbox that runs it; a server's "unknown task" is
-        about an id the caller never saw, so it is told in the caller's terms."""
+        """`method` about the task, to the sandbox that runs it; the server's errors name the
+        task by the id the caller knows."""
         owner = LeaseOwner(request.principal.username, request.handle.session)
-        params = {"taskId": request.handle.task_id, **fields}
+        own_id = request.handle.task_id
+        params = {"taskId": own_id, **fields}
         async with self._calls.router.holding(
             request.hosted, owner, request.handle.lease
         ) as sandbox:
@@ -147,9 +151,12 @@ class TaskRequests:
                     method, params, capabilities=request.capabilities, timeout=REQUEST_TIMEOUT
                 )
             except MCPError as exc:
-                if exc.error.code == types.INVALID_PARAMS:
-                    raise unknown_task(request.token, "its server no longer knows it") from exc
-                raise
+                error = exc.error
+                data = error.data
+                if isinstance(data, dict) and data.get("taskId") == own_id:
+                    data = {**data, "taskId": request.token}
+                message = error.message.replace(own_id, request.token)
+                raise MCPError(error.code, message, data) from exc
 
     async def _audited(
         self, request: _Request, method: str, fields: dict[str, Any], detail: dict[str, Any]
@@ -171,10 +178,12 @@ class TaskRequests:
             action = method.replace("tasks/", "task.")
             await self._record(request, action, outcome, started, detail)
 
-    async def _audit_end(self, request: _Request, task: DetailedTask) -> None:
-        if task.status == "completed" and task.result is not None:
-            outcome = self._calls.checked(request.tool, task.result)
-            ended, error_class = outcome.outcome, outcome.error_class
+    async def _audit_end(
+        self, request: _Request, task: DetailedTask, checked: Outcome | None
+    ) -> None:
+        """`checked`: the completed task's result as the call path judged it."""
+        if checked is not None:
+            ended, error_class = checked.outcome, checked.error_class
         elif task.status == "failed":
             code = task.error.code if task.error is not None else types.INTERNAL_ERROR
             ended, error_class = "error", f"jsonrpc:{code}"
