@@ -11,22 +11,10 @@ import pytest
 from mcp.shared.exceptions import MCPError
 
 from registry.secretbox import SecretBox
+from tests.unit.toolhost.conftest import Clock
 from toolhost.request_state import LIFETIME_SECONDS, RequestStates
 
 ALICE = "alice\ntools/call fixture.ask\n7"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture

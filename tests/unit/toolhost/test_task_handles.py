@@ -9,6 +9,7 @@ import pytest
 
 from registry.secretbox import SecretBox
 from sandboxes.tasks import CreatedTask
+from tests.unit.toolhost.conftest import Clock
 from toolhost.task_handles import Handle, TaskHandles
 
 HANDLE = Handle(
@@ -20,19 +21,6 @@ HANDLE = Handle(
     created_at="2026-12-04T10:00:00.000Z",
     ttl_ms=60_000,
 )
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
 
 
 @pytest.fixture
