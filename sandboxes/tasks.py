@@ -15,7 +15,6 @@ import mcp_types as types
 from pydantic import Field
 
 TASKS_EXTENSION = "io.modelcontextprotocol/tasks"
-TASK_METHODS = frozenset({"tasks/get", "tasks/update", "tasks/cancel"})
 
 TaskStatus = Literal["working", "input_required", "completed", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})

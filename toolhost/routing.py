@@ -155,14 +155,8 @@ class SandboxRouter:
                     lease = Lease(sandbox, f"{self._boot}-{next(self._serials)}")
                     self._leases[key] = lease
                     started = True
-        lease.active += 1
-        try:
-            yield lease.sandbox, started
-        finally:
-            lease.active -= 1
-            lease.last_used = time.monotonic()
-            if lease.sandbox.broken and self._leases.get(key) is lease:
-                await self._drop(key, lease)
+        async with self._using(key, lease) as sandbox:
+            yield sandbox, started
 
     def keep(
         self, hosted: HostedVersion, owner: LeaseOwner, sandbox: ToolServer, for_s: float
@@ -189,6 +183,12 @@ class SandboxRouter:
         lease = self._leases.get(key)
         if lease is None or lease.serial != serial or lease.sandbox.broken:
             raise TaskLostError(f"{hosted.label}: the server running the task has stopped")
+        async with self._using(key, lease) as sandbox:
+            yield sandbox
+
+    @asynccontextmanager
+    async def _using(self, key: tuple[int, LeaseOwner], lease: Lease) -> AsyncIterator[ToolServer]:
+        """`lease` in use (so not idle) for the block; a sandbox that broke in it is dropped."""
         lease.active += 1
         try:
             yield lease.sandbox
